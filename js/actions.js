@@ -1,0 +1,14 @@
+// The Actions bound to the post-login trigger, in execution order, with the Worker variables
+// each may see. Another Action (Rust or JS) is added here with the same shape.
+
+import { onExecutePostLogin } from "../build/index.js";
+
+/** @type {import("./runtime/trigger.js").ActionBinding[]} */
+export const postLoginActions = [
+  {
+    name: "management-api-token",
+    onExecutePostLogin,
+    secrets: ["AUTH0_CUSTOM_DOMAIN", "CLIENT_ID", "CLIENT_SECRET", "ACCOUNT_API"],
+    configuration: ["ON_TOKEN_ERROR"],
+  },
+];

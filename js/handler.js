@@ -1,0 +1,136 @@
+// The login handler: the HTTP contract in front of the Actions runtime.
+//
+//   POST /post-login   Content-Type: application/json   X-Signature: t=…,v1=…
+//   body: a post-login event (v3 shape) without `secrets`; `user.user_id` required
+//   200 → { access, idToken, accessToken, user, multifactor, redirect[, error] }
+//   4xx/5xx → { error, error_description }
+//   GET /healthz → 200
+//
+// Everything a refused request could cost is behind the signature check: no KV read, no token
+// request and no wasm call happens before it passes.
+
+import { InvalidEventError, validateEventInput } from "./runtime/event.js";
+import { loadTriggerCache, persistTriggerCache } from "./runtime/kv-store.js";
+import { executePostLogin } from "./runtime/trigger.js";
+import { verifySignature } from "./signature.js";
+import { createLogger } from "./log.js";
+
+/** Largest accepted request body. */
+export const MAX_BODY_BYTES = 64 * 1024;
+const TRIGGER = "post-login";
+const log = createLogger("login-handler");
+
+function json(status, body, headers = {}) {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", "cache-control": "no-store", ...headers },
+  });
+}
+
+const refuse = (status, error, description, headers) =>
+  json(status, { error, error_description: description }, headers);
+
+/** Reads at most `limit` bytes of the body; `null` when it is longer. */
+async function readBody(request, limit) {
+  const declared = Number(request.headers.get("content-length"));
+  if (Number.isFinite(declared) && declared > limit) return null;
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
+
+function isJson(contentType) {
+  const type = (contentType ?? "").split(";")[0].trim().toLowerCase();
+  return type === "application/json";
+}
+
+/**
+ * Creates the Worker's `fetch` handler.
+ * @param {{ actions: import("./runtime/trigger.js").ActionBinding[], now?: () => number }} options
+ */
+export function createLoginHandler({ actions, now = Date.now }) {
+  async function postLogin(request, env, ctx) {
+    if (!isJson(request.headers.get("content-type"))) {
+      return refuse(415, "unsupported_media_type", "Content-Type must be application/json");
+    }
+    const body = await readBody(request, MAX_BODY_BYTES);
+    if (body === null) {
+      return refuse(413, "payload_too_large", `the body must not exceed ${MAX_BODY_BYTES} bytes`);
+    }
+    const secret = env.LOGIN_HANDLER_SECRET;
+    if (typeof secret !== "string" || secret.length === 0) {
+      log("error", "config_invalid", { setting: "LOGIN_HANDLER_SECRET", message: "is missing or empty" });
+      return refuse(500, "server_error", "the login handler is not configured");
+    }
+    const signature = await verifySignature(request.headers.get("x-signature"), body, secret, now() / 1000);
+    if (!signature.ok) {
+      log("warn", "request_refused", { status: 401, reason: signature.reason });
+      return refuse(401, "invalid_signature", signature.reason);
+    }
+    let input;
+    try {
+      const text = new TextDecoder("utf-8", { fatal: true }).decode(body);
+      input = JSON.parse(text);
+    } catch {
+      return refuse(400, "invalid_request", "the body must be UTF-8 encoded JSON");
+    }
+    try {
+      validateEventInput(input);
+    } catch (error) {
+      if (error instanceof InvalidEventError) return refuse(400, "invalid_event", error.message);
+      throw error;
+    }
+
+    const cache = await loadTriggerCache(env.ACTIONS_CACHE, TRIGGER, { now, log });
+    const result = await executePostLogin({ actions, input, env, cache, log });
+    ctx.waitUntil(persistTriggerCache(env.ACTIONS_CACHE, TRIGGER, cache, { now, log }));
+    log("info", "login", {
+      user_id: input.user.user_id,
+      denied: result.access.denied,
+      ...(result.error ? { error: result.error.code } : {}),
+    });
+    return json(200, result);
+  }
+
+  return {
+    async fetch(request, env, ctx) {
+      try {
+        const { pathname } = new URL(request.url);
+        if (pathname === "/healthz") {
+          if (request.method !== "GET" && request.method !== "HEAD") {
+            return refuse(405, "method_not_allowed", "use GET", { allow: "GET, HEAD" });
+          }
+          return json(200, { status: "ok" });
+        }
+        if (pathname === "/post-login") {
+          if (request.method !== "POST") {
+            return refuse(405, "method_not_allowed", "use POST", { allow: "POST" });
+          }
+          return await postLogin(request, env, ctx);
+        }
+        return refuse(404, "not_found", "no such route");
+      } catch (error) {
+        log("error", "unexpected_error", { error: error instanceof Error ? `${error.name}: ${error.message}` : "unknown" });
+        return refuse(500, "server_error", "unexpected error");
+      }
+    },
+  };
+}

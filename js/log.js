@@ -1,0 +1,12 @@
+// Structured logs: one JSON object per line through `console`, the same shape the Rust Action
+// writes. Callers pass fields explicitly; nothing here ever receives a secret or a token.
+
+const sinks = { info: console.log, warn: console.warn, error: console.error };
+
+/** A logger whose records carry `component`. */
+export function createLogger(component) {
+  return (level, event, fields = {}) => {
+    const sink = sinks[level] ?? console.log;
+    sink.call(console, JSON.stringify({ level, event, component, ...fields }));
+  };
+}

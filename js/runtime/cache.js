@@ -1,0 +1,162 @@
+// `api.cache` with Auth0's semantics and limits (see README, "api.cache semantics").
+//
+// Synchronous, string values, `ttl` in milliseconds, `expires_at` in ms since the epoch, the
+// earlier of the two wins, 15 minutes when neither is given, never more than 24 hours.
+// Limits in UTF-8 bytes: key ≤ 64, value ≤ 4096, all keys + values ≤ 8192, ≤ 20 entries.
+// The cache is one per trigger; `TriggerCache` holds it for one execution and knows whether it
+// changed, so the KV layer writes it back only when needed.
+
+export const DEFAULT_TTL_MS = 15 * 60 * 1000;
+export const MAX_LIFETIME_MS = 24 * 60 * 60 * 1000;
+export const MAX_KEY_BYTES = 64;
+export const MAX_VALUE_BYTES = 4096;
+export const MAX_TOTAL_BYTES = 8192;
+export const MAX_ENTRIES = 20;
+
+const encoder = new TextEncoder();
+
+/** UTF-8 length of a string, without allocating for ASCII. */
+export function utf8Bytes(text) {
+  // Fast path: most keys and values (tokens, JSON) are ASCII.
+  let ascii = true;
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  return ascii ? text.length : encoder.encode(text).length;
+}
+
+function requireString(name, value) {
+  if (typeof value !== "string") {
+    throw new TypeError(`api.cache: ${name} must be a string, got ${value === null ? "null" : typeof value}`);
+  }
+}
+
+const error = (code) => ({ type: "error", code });
+
+/** One trigger's cache for one execution. */
+export class TriggerCache {
+  /**
+   * @param {object} [options]
+   * @param {() => number} [options.now] clock in ms (tests inject a fake one)
+   * @param {Iterable<[string, {value: string, expires_at: number}]>} [options.records] initial
+   *   records (from KV); expired or malformed ones are dropped.
+   */
+  constructor({ now = Date.now, records = [] } = {}) {
+    this.now = now;
+    /** @type {Map<string, {value: string, expires_at: number}>} */
+    this.records = new Map();
+    this.dirty = false;
+    const at = now();
+    for (const [key, record] of records) {
+      if (
+        typeof key === "string" &&
+        record &&
+        typeof record.value === "string" &&
+        Number.isSafeInteger(record.expires_at) &&
+        record.expires_at > at &&
+        this.records.size < MAX_ENTRIES
+      ) {
+        this.records.set(key, { value: record.value, expires_at: record.expires_at });
+      }
+    }
+  }
+
+  /** Drops records whose time has come; they neither count toward limits nor get returned. */
+  #purge(at) {
+    for (const [key, record] of this.records) {
+      if (record.expires_at <= at) {
+        this.records.delete(key);
+        this.dirty = true;
+      }
+    }
+  }
+
+  /** `api.cache.get(key)` → `{ value, expires_at }` or `undefined`. */
+  get(key) {
+    requireString("key", key);
+    const record = this.records.get(key);
+    if (record === undefined) return undefined;
+    if (record.expires_at <= this.now()) {
+      this.records.delete(key);
+      this.dirty = true;
+      return undefined;
+    }
+    return { value: record.value, expires_at: record.expires_at };
+  }
+
+  /** `api.cache.set(key, value, { ttl, expires_at })` → `{type: "success", record}` or `{type: "error", code}`. */
+  set(key, value, options = {}) {
+    requireString("key", key);
+    requireString("value", value);
+    const keyBytes = utf8Bytes(key);
+    if (keyBytes > MAX_KEY_BYTES) return error("CacheKeySizeExceeded");
+    const valueBytes = utf8Bytes(value);
+    if (valueBytes > MAX_VALUE_BYTES) return error("CacheValueSizeExceeded");
+
+    const at = this.now();
+    this.#purge(at);
+    let total = keyBytes + valueBytes;
+    for (const [k, record] of this.records) {
+      if (k !== key) total += utf8Bytes(k) + utf8Bytes(record.value);
+    }
+    if (total > MAX_TOTAL_BYTES) return error("CacheSizeExceeded");
+    if (!this.records.has(key) && this.records.size >= MAX_ENTRIES) return error("CacheSizeExceeded");
+
+    const expiresAt = resolveExpiry(options ?? {}, at);
+    if (typeof expiresAt === "string") return error(expiresAt);
+
+    const record = { value, expires_at: expiresAt };
+    this.records.set(key, record);
+    this.dirty = true;
+    return { type: "success", record: { ...record } };
+  }
+
+  /** `api.cache.delete(key)` → `{type: "success"}` or `{type: "error", code: "CacheKeyDoesNotExist"}`. */
+  delete(key) {
+    requireString("key", key);
+    this.#purge(this.now());
+    if (!this.records.delete(key)) return error("CacheKeyDoesNotExist");
+    this.dirty = true;
+    return { type: "success" };
+  }
+
+  /** The object handed to Actions as `api.cache`: only Auth0's three methods. */
+  api() {
+    return Object.freeze({
+      get: (key) => this.get(key),
+      set: (key, value, options) => this.set(key, value, options),
+      delete: (key) => this.delete(key),
+    });
+  }
+
+  /** Live records, for persistence. */
+  entries() {
+    this.#purge(this.now());
+    return [...this.records];
+  }
+}
+
+/**
+ * The absolute expiry for `set` options, or an error code.
+ * ttl is floored (Auth0's harness does the same); a lifetime past 24 h is clamped to 24 h
+ * (Auth0 documents 24 h as the maximum item lifetime without saying what happens past it).
+ */
+function resolveExpiry(options, at) {
+  const { ttl, expires_at: absolute } = options;
+  const candidates = [];
+  if (ttl !== undefined) {
+    if (typeof ttl !== "number" || !Number.isFinite(ttl)) return "InvalidExpiry";
+    candidates.push(at + Math.floor(ttl));
+  }
+  if (absolute !== undefined) {
+    if (typeof absolute !== "number" || !Number.isFinite(absolute)) return "InvalidExpiry";
+    candidates.push(Math.floor(absolute));
+  }
+  const expiresAt = candidates.length ? Math.min(...candidates) : at + DEFAULT_TTL_MS;
+  if (!Number.isSafeInteger(expiresAt)) return "InvalidExpiry";
+  if (expiresAt <= at) return "ItemAlreadyExpired";
+  return Math.min(expiresAt, at + MAX_LIFETIME_MS);
+}

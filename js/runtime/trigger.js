@@ -1,0 +1,81 @@
+// Runs the Actions bound to the post-login trigger, in order, the way Auth0 does:
+// each Action gets the event (with its own secrets and configuration) and the shared `api`;
+// after `api.access.deny` no further Action runs; the whole execution has a 20 s budget;
+// metadata changes are applied once at the end.
+
+import { createPostLoginApi, emptyResult, MetadataBatch } from "./api.js";
+import { buildEvent, pickStrings } from "./event.js";
+
+/** Auth0's limit for one trigger execution. */
+export const EXECUTION_BUDGET_MS = 20_000;
+
+/** The reason given to the user when an Action fails; details go to the log only. */
+export const ACTION_FAILURE_REASON = "Login could not be completed.";
+
+/**
+ * @typedef {object} ActionBinding
+ * @property {string} name
+ * @property {(event: object, api: object) => Promise<void> | void} onExecutePostLogin
+ * @property {string[]} [secrets] names of Worker variables exposed as `event.secrets`
+ * @property {string[]} [configuration] names of Worker variables exposed as `event.configuration`
+ */
+
+/**
+ * Executes the trigger for one login.
+ * @param {object} options
+ * @param {ActionBinding[]} options.actions
+ * @param {object} options.input the validated event input
+ * @param {object} options.env the Worker environment (secrets and vars)
+ * @param {import("./cache.js").TriggerCache} options.cache
+ * @param {(level: string, event: string, fields?: object) => void} options.log
+ * @param {number} [options.budgetMs]
+ * @returns {Promise<object>} the login result (see `emptyResult`), with `error` when an Action failed
+ */
+export async function executePostLogin({ actions, input, env, cache, log, budgetMs = EXECUTION_BUDGET_MS }) {
+  const result = emptyResult();
+  const state = { result, metadata: new MetadataBatch(input.user), cache };
+  let current = null;
+  let timer;
+  const budget = new Promise((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), budgetMs);
+  });
+  const run = (async () => {
+    for (const action of actions) {
+      current = action.name;
+      const event = buildEvent(input, {
+        secrets: pickStrings(env, action.secrets ?? []),
+        configuration: pickStrings(env, action.configuration ?? []),
+      });
+      await action.onExecutePostLogin(event, createPostLoginApi(state, action.name));
+      if (result.access.denied) break;
+    }
+    return "done";
+  })();
+  try {
+    const outcome = await Promise.race([run, budget]);
+    if (outcome === "timeout") {
+      log("error", "execution_timeout", { action: current, budget_ms: budgetMs });
+      return failed(result, "execution_timeout", current);
+    }
+  } catch (error) {
+    log("error", "action_failed", { action: current, error: describe(error) });
+    return failed(result, "action_failed", current);
+  } finally {
+    clearTimeout(timer);
+  }
+  const metadata = state.metadata.apply();
+  result.user.app_metadata = metadata.app_metadata;
+  result.user.user_metadata = metadata.user_metadata;
+  return result;
+}
+
+/** An Action that throws or overruns fails the login, as in Auth0; no metadata is applied. */
+function failed(result, code, action) {
+  result.access = { denied: true, reason: ACTION_FAILURE_REASON, action };
+  result.error = { code, action };
+  return result;
+}
+
+function describe(error) {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

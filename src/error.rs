@@ -1,0 +1,179 @@
+//! The crate's error type.
+//!
+//! Every message is safe to log: no variant ever carries the client secret or an access token.
+//! Text that comes from the token endpoint (`error`, `error_description`) is length-limited.
+
+use thiserror::Error;
+
+/// Result with the crate's [`Error`].
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// Everything that can stop the Action from producing a Management API token.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A secret is missing or malformed. Configuration problem; retrying will not help.
+    #[error("secret {name}: {problem}")]
+    Secret {
+        /// The secret's name, e.g. `AUTH0_CUSTOM_DOMAIN`.
+        name: &'static str,
+        /// What is wrong with it.
+        problem: SecretProblem,
+    },
+    /// The token request never got an HTTP answer (DNS, connection, TLS, timeout).
+    #[error("token request failed: {0}")]
+    Transport(String),
+    /// The token endpoint answered with a status other than 200.
+    #[error("token endpoint answered HTTP {status}{}", describe_endpoint_error(.error, .description))]
+    TokenEndpoint {
+        /// HTTP status.
+        status: u16,
+        /// Auth0's `error` code, when the body had one.
+        error: Option<String>,
+        /// Auth0's `error_description`, when the body had one.
+        description: Option<String>,
+    },
+    /// The token endpoint answered 200 but the response or the token in it is unusable.
+    #[error("invalid token response: {0}")]
+    InvalidToken(TokenProblem),
+}
+
+/// What is wrong with a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SecretProblem {
+    /// Not set at all.
+    #[error("is missing")]
+    Missing,
+    /// Set to an empty or all-whitespace string.
+    #[error("is empty")]
+    Empty,
+    /// Set, but not usable; the text says why (it never repeats the value).
+    #[error("{0}")]
+    Invalid(&'static str),
+}
+
+/// Why a 200 response from the token endpoint was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum TokenProblem {
+    /// The body is not a JSON object.
+    #[error("body is not a JSON object")]
+    NotJson,
+    /// A required field is absent or has the wrong JSON type.
+    #[error("field `{0}` is missing or not of the expected type")]
+    MissingField(&'static str),
+    /// `token_type` is not `Bearer`.
+    #[error("token_type is {0:?}, expected \"Bearer\"")]
+    TokenType(String),
+    /// `expires_in` is zero, negative or not a finite number.
+    #[error("expires_in must be a positive number of seconds")]
+    ExpiresIn,
+    /// `access_token` is not a JWT (three base64url parts with a JSON header and payload).
+    #[error("access_token is not a JWT: {0}")]
+    NotJwt(&'static str),
+    /// The JWT has no numeric `exp` claim.
+    #[error("access_token has no numeric exp claim")]
+    MissingExp,
+    /// The JWT's `exp` is not in the future.
+    #[error("access_token is already expired")]
+    Expired,
+    /// The JWT's `aud` neither is nor contains the configured audience.
+    #[error("access_token audience does not include the configured ACCOUNT_API")]
+    Audience,
+}
+
+/// Longest piece of endpoint-supplied text we repeat in a message.
+const MAX_QUOTED_CHARS: usize = 200;
+
+fn describe_endpoint_error(error: &Option<String>, description: &Option<String>) -> String {
+    let mut out = String::new();
+    if let Some(code) = error {
+        out.push_str(": ");
+        out.push_str(&truncate(code));
+    }
+    if let Some(text) = description {
+        out.push_str(if error.is_some() { " (" } else { ": (" });
+        out.push_str(&truncate(text));
+        out.push(')');
+    }
+    out
+}
+
+fn truncate(text: &str) -> String {
+    match text.char_indices().nth(MAX_QUOTED_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+impl Error {
+    /// A stable, machine-readable name for the kind of failure, used as the `error` field of
+    /// log lines so dashboards can group on it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Secret { .. } => "secret",
+            Error::Transport(_) => "transport",
+            Error::TokenEndpoint { .. } => "token_endpoint",
+            Error::InvalidToken(_) => "invalid_token",
+        }
+    }
+
+    /// The most likely cause of a token endpoint refusal, in words an operator can act on.
+    pub fn likely_cause(&self) -> Option<&'static str> {
+        let Error::TokenEndpoint { status, error, .. } = self else {
+            return None;
+        };
+        Some(match (status, error.as_deref()) {
+            (401, _) => "wrong CLIENT_ID or CLIENT_SECRET",
+            (403, Some("unauthorized_client")) => {
+                "the client_credentials grant is not enabled for this application"
+            }
+            (403, _) => "no client grant authorizes this application for ACCOUNT_API",
+            (400, _) => "the token request was malformed or named an unknown audience",
+            (429, _) => "rate limited by Auth0",
+            (500..=599, _) => "Auth0 is failing or unavailable",
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_error_quotes_auth0_fields_and_truncates_long_text() {
+        let err = Error::TokenEndpoint {
+            status: 403,
+            error: Some("access_denied".into()),
+            description: Some("x".repeat(500)),
+        };
+        let text = err.to_string();
+        assert!(text.starts_with("token endpoint answered HTTP 403: access_denied ("));
+        assert!(text.chars().count() < 300, "{text}");
+        assert_eq!(
+            err.likely_cause(),
+            Some("no client grant authorizes this application for ACCOUNT_API")
+        );
+    }
+
+    #[test]
+    fn likely_causes_name_the_misconfiguration() {
+        let at = |status, error: Option<&str>| Error::TokenEndpoint {
+            status,
+            error: error.map(str::to_owned),
+            description: None,
+        };
+        assert_eq!(
+            at(401, Some("access_denied")).likely_cause(),
+            Some("wrong CLIENT_ID or CLIENT_SECRET")
+        );
+        assert_eq!(
+            at(403, Some("unauthorized_client")).likely_cause(),
+            Some("the client_credentials grant is not enabled for this application")
+        );
+        assert_eq!(at(302, None).likely_cause(), None);
+        assert_eq!(Error::Transport("reset".into()).likely_cause(), None);
+    }
+}

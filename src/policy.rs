@@ -1,0 +1,254 @@
+//! Cache policy: what the Action stores under [`CACHE_KEY`], until when, and whether a stored
+//! record may serve a login.
+//!
+//! A record is bound to the domain, client id and audience it was issued for, so rotating any of
+//! them never serves the old token. It is stored until the earlier of [`MAX_CACHE_LIFETIME_MS`]
+//! from now (the seed's 86,000 s) and the token's expiry minus a safety margin, so with Auth0's
+//! default 86,400 s tokens it lives exactly 86,000 s, and with shorter tokens never past expiry.
+
+use serde::{Deserialize, Serialize};
+
+use crate::secrets::Secrets;
+use crate::token::ManagementToken;
+
+/// The `api.cache` key, as in the seed Action.
+pub const CACHE_KEY: &str = "M2M";
+
+/// Longest time a token is kept: 86,000 s, 400 s short of Auth0's default token lifetime.
+pub const MAX_CACHE_LIFETIME_MS: u64 = 86_000_000;
+
+/// Smallest safety margin before a token's expiry. It covers clock skew between the Worker and
+/// Auth0 and a Management API call that starts just before expiry.
+pub const MIN_SAFETY_MARGIN_MS: u64 = 10_000;
+
+/// Largest safety margin before a token's expiry (5 minutes, as Google's and AWS's SDKs use).
+pub const MAX_SAFETY_MARGIN_MS: u64 = 300_000;
+
+/// Version of the record layout; a record of another version is treated as a miss.
+const RECORD_VERSION: u8 = 1;
+
+/// The safety margin for a token that has `lifetime_ms` left: a tenth of it, clamped to
+/// [`MIN_SAFETY_MARGIN_MS`]..=[`MAX_SAFETY_MARGIN_MS`].
+pub fn safety_margin_ms(lifetime_ms: u64) -> u64 {
+    (lifetime_ms / 10).clamp(MIN_SAFETY_MARGIN_MS, MAX_SAFETY_MARGIN_MS)
+}
+
+/// Until when a token received at `now_ms` may be used from the cache, or `None` when its
+/// lifetime is too short to be worth caching (it is still used for the current login).
+pub fn use_until_ms(token: &ManagementToken, now_ms: u64) -> Option<u64> {
+    let expires_at = token.expires_at_ms();
+    let lifetime = expires_at.checked_sub(now_ms)?;
+    let until = expires_at
+        .saturating_sub(safety_margin_ms(lifetime))
+        .min(now_ms.saturating_add(MAX_CACHE_LIFETIME_MS));
+    (until > now_ms).then_some(until)
+}
+
+/// The JSON value stored under [`CACHE_KEY`].
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedToken {
+    v: u8,
+    domain: String,
+    client_id: String,
+    audience: String,
+    access_token: String,
+    /// The token's own expiry (ms since epoch).
+    expires_at: u64,
+    /// Last instant the record may serve a login (ms since epoch).
+    use_until: u64,
+}
+
+impl core::fmt::Debug for CachedToken {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CachedToken")
+            .field("domain", &self.domain)
+            .field("client_id", &self.client_id)
+            .field("audience", &self.audience)
+            .field(
+                "fingerprint",
+                &crate::token::fingerprint(&self.access_token),
+            )
+            .field("expires_at", &self.expires_at)
+            .field("use_until", &self.use_until)
+            .finish()
+    }
+}
+
+/// Why a cached value did not serve the login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Miss {
+    /// Nothing under the key.
+    Empty,
+    /// The value is not a record this version wrote (corrupt, foreign or older layout).
+    Unreadable,
+    /// The record was issued for another domain, client id or audience.
+    OtherIdentity,
+    /// The record is inside the safety margin or past its expiry.
+    Expired,
+}
+
+impl Miss {
+    /// The name used in log lines.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Miss::Empty => "empty",
+            Miss::Unreadable => "unreadable",
+            Miss::OtherIdentity => "other_identity",
+            Miss::Expired => "expired",
+        }
+    }
+}
+
+impl CachedToken {
+    /// A record for `token`, issued for `secrets`, usable until `use_until_ms`.
+    pub fn new(secrets: &Secrets, token: &ManagementToken, use_until_ms: u64) -> Self {
+        CachedToken {
+            v: RECORD_VERSION,
+            domain: secrets.domain().base_url().to_owned(),
+            client_id: secrets.client_id().to_owned(),
+            audience: secrets.audience().to_owned(),
+            access_token: token.access_token().to_owned(),
+            expires_at: token.expires_at_ms(),
+            use_until: use_until_ms,
+        }
+    }
+
+    /// Last instant the record may serve a login.
+    pub fn use_until_ms(&self) -> u64 {
+        self.use_until
+    }
+
+    /// The JSON stored in the cache.
+    pub fn to_json(&self) -> String {
+        // Serializing a struct of strings and integers cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a stored value and decides whether it may serve a login for `secrets` at `now_ms`.
+    pub fn usable(value: &str, secrets: &Secrets, now_ms: u64) -> Result<ManagementToken, Miss> {
+        let record: CachedToken = serde_json::from_str(value).map_err(|_| Miss::Unreadable)?;
+        if record.v != RECORD_VERSION || record.access_token.is_empty() {
+            return Err(Miss::Unreadable);
+        }
+        if record.domain != secrets.domain().base_url()
+            || record.client_id != secrets.client_id()
+            || record.audience != secrets.audience()
+        {
+            return Err(Miss::OtherIdentity);
+        }
+        if now_ms >= record.use_until || now_ms >= record.expires_at {
+            return Err(Miss::Expired);
+        }
+        Ok(ManagementToken::from_parts(
+            record.access_token,
+            record.expires_at,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_700_000_000_000;
+
+    fn secrets(client_id: &str, audience: &str, domain: &str) -> Secrets {
+        Secrets::from_lookup(|name| {
+            Some(
+                match name {
+                    crate::secrets::DOMAIN => domain,
+                    crate::secrets::CLIENT_ID => client_id,
+                    crate::secrets::CLIENT_SECRET => "s",
+                    _ => audience,
+                }
+                .to_owned(),
+            )
+        })
+        .unwrap()
+    }
+
+    fn token(lifetime_ms: u64) -> ManagementToken {
+        ManagementToken::from_parts("h.p.s".into(), NOW + lifetime_ms)
+    }
+
+    #[test]
+    fn default_auth0_token_is_cached_for_exactly_86000_seconds() {
+        assert_eq!(
+            use_until_ms(&token(86_400_000), NOW),
+            Some(NOW + 86_000_000)
+        );
+    }
+
+    #[test]
+    fn short_tokens_are_never_cached_past_expiry() {
+        // 600 s token: margin 60 s.
+        assert_eq!(use_until_ms(&token(600_000), NOW), Some(NOW + 540_000));
+        // 90 s token: margin floors at 10 s.
+        assert_eq!(use_until_ms(&token(90_000), NOW), Some(NOW + 80_000));
+        // 2 h token: margin caps at 5 min.
+        assert_eq!(
+            use_until_ms(&token(7_200_000), NOW),
+            Some(NOW + 7_200_000 - 300_000)
+        );
+        // Too short to be worth caching, or already expired.
+        assert_eq!(use_until_ms(&token(10_000), NOW), None);
+        assert_eq!(
+            use_until_ms(&ManagementToken::from_parts("t".into(), NOW - 1), NOW),
+            None
+        );
+    }
+
+    #[test]
+    fn a_record_serves_its_own_identity_until_use_until() {
+        let s = secrets("cid", "aud", "tenant.auth0.com");
+        let json = CachedToken::new(&s, &token(86_400_000), NOW + 86_000_000).to_json();
+        let t = CachedToken::usable(&json, &s, NOW + 1).unwrap();
+        assert_eq!(t.access_token(), "h.p.s");
+        assert_eq!(t.expires_at_ms(), NOW + 86_400_000);
+        assert_eq!(
+            CachedToken::usable(&json, &s, NOW + 86_000_000),
+            Err(Miss::Expired)
+        );
+    }
+
+    #[test]
+    fn rotating_client_id_audience_or_domain_never_serves_the_old_token() {
+        let s = secrets("cid", "aud", "tenant.auth0.com");
+        let json = CachedToken::new(&s, &token(86_400_000), NOW + 86_000_000).to_json();
+        for other in [
+            secrets("cid2", "aud", "tenant.auth0.com"),
+            secrets("cid", "aud2", "tenant.auth0.com"),
+            secrets("cid", "aud", "login.example.com"),
+        ] {
+            assert_eq!(
+                CachedToken::usable(&json, &other, NOW),
+                Err(Miss::OtherIdentity)
+            );
+        }
+    }
+
+    #[test]
+    fn foreign_or_corrupt_values_are_misses() {
+        let s = secrets("cid", "aud", "tenant.auth0.com");
+        for value in [
+            "",
+            "eyJhbGciOi.x.y",
+            "{}",
+            "{\"v\":2,\"domain\":\"https://tenant.auth0.com\",\"client_id\":\"cid\",\"audience\":\"aud\",\"access_token\":\"t\",\"expires_at\":9999999999999,\"use_until\":9999999999999}",
+            "{\"v\":1,\"domain\":\"https://tenant.auth0.com\",\"client_id\":\"cid\",\"audience\":\"aud\",\"access_token\":\"\",\"expires_at\":9999999999999,\"use_until\":9999999999999}",
+        ] {
+            assert_eq!(
+                CachedToken::usable(value, &s, NOW),
+                Err(Miss::Unreadable),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn record_debug_hides_the_token() {
+        let s = secrets("cid", "aud", "tenant.auth0.com");
+        let record = CachedToken::new(&s, &token(1_000_000), NOW + 1);
+        assert!(!format!("{record:?}").contains("h.p.s"));
+    }
+}

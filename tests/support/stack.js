@@ -1,0 +1,248 @@
+// Starts the whole local stack: the Auth0 tenant simulator (in this process) and `wrangler dev`
+// serving the login handler with local KV. Used by the demo, the end-to-end tests and the
+// benchmark. Everything it starts it stops.
+
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+import { signBody } from "../../js/signature.js";
+import { startSimulator } from "./simulator.js";
+import { root } from "../../scripts/lib/setup.js";
+
+// wrangler colours console.error output even when told not to.
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+export const LOGIN_HANDLER_SECRET = "test-login-handler-secret-7f3a9c";
+export const CLIENT_ID = "edge-m2m-client";
+export const CLIENT_SECRET = "edge-m2m-client-secret-d41d8cd98f";
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts the simulator with the client the Worker is configured for. */
+export async function startTenant(options = {}) {
+  const sim = await startSimulator({
+    tokenLifetimeSeconds: 86_400,
+    ...options,
+    clients: options.clients ?? [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }],
+  });
+  return sim;
+}
+
+/** The Worker's secrets and vars for a simulator, with overrides. */
+export function workerEnv(sim, overrides = {}) {
+  return {
+    AUTH0_CUSTOM_DOMAIN: sim.url,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    ACCOUNT_API: sim.managementAudience,
+    LOGIN_HANDLER_SECRET,
+    ON_TOKEN_ERROR: "continue",
+    ...overrides,
+  };
+}
+
+/**
+ * A running `wrangler dev`.
+ * `lines` collects every line it printed (the Worker's console output included);
+ * `logs()` returns the JSON log records among them.
+ */
+export class WorkerProcess {
+  static async start({ env, persistTo, port, config = join(root, "wrangler.toml"), timeoutMs = 60_000 }) {
+    const worker = new WorkerProcess();
+    worker.port = port ?? (await freePort());
+    worker.url = `http://127.0.0.1:${worker.port}`;
+    worker.dir = mkdtempSync(join(tmpdir(), "edge-login-env-"));
+    const envFile = join(worker.dir, "worker.env");
+    writeFileSync(
+      envFile,
+      Object.entries(env)
+        .map(([k, v]) => `${k}=${JSON.stringify(String(v))}`)
+        .join("\n"),
+    );
+    worker.lines = [];
+    const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
+    worker.child = spawn(
+      process.execPath,
+      [
+        wrangler,
+        "dev",
+        "--config",
+        config,
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        String(worker.port),
+        "--inspector-port",
+        String(await freePort()),
+        "--persist-to",
+        persistTo,
+        "--env-file",
+        envFile,
+        "--show-interactive-dev-session=false",
+        "--log-level",
+        "log",
+      ],
+      {
+        cwd: root,
+        env: {
+          ...process.env,
+          WRANGLER_SEND_METRICS: "false",
+          CLOUDFLARE_CF_FETCH_ENABLED: "false",
+          WRANGLER_LOG_SANITIZE: "false",
+          NO_COLOR: "1",
+          FORCE_COLOR: "0",
+          CI: "true",
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: true,
+      },
+    );
+    const collect = (stream) => {
+      let partial = "";
+      stream.setEncoding("utf8");
+      stream.on("data", (chunk) => {
+        partial += chunk;
+        const parts = partial.replace(ANSI, "").split("\n");
+        partial = parts.pop();
+        worker.lines.push(...parts);
+      });
+    };
+    collect(worker.child.stdout);
+    collect(worker.child.stderr);
+    worker.exited = new Promise((resolve) => worker.child.on("exit", resolve));
+    await worker.#waitReady(timeoutMs);
+    return worker;
+  }
+
+  async #waitReady(timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    let exited = false;
+    this.exited.then(() => (exited = true));
+    while (Date.now() < deadline && !exited) {
+      try {
+        const response = await fetch(`${this.url}/healthz`);
+        if (response.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await sleep(200);
+    }
+    const output = this.lines.slice(-40).join("\n");
+    await this.stop();
+    throw new Error(`wrangler dev did not become ready${exited ? " (it exited)" : ""}:\n${output}`);
+  }
+
+  /** JSON log records printed so far (the Action's and the runtime's). */
+  logs() {
+    const records = [];
+    for (const line of this.lines) {
+      const start = line.indexOf("{");
+      if (start === -1) continue;
+      try {
+        const value = JSON.parse(line.slice(start));
+        if (value && typeof value.event === "string") records.push(value);
+      } catch {
+        // not a log record
+      }
+    }
+    return records;
+  }
+
+  /** Waits until `predicate(logs())` holds (logs arrive asynchronously). */
+  async waitForLogs(predicate, timeoutMs = 5000) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (predicate(this.logs())) return this.logs();
+      await sleep(50);
+    }
+    return this.logs();
+  }
+
+  async stop() {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      try {
+        process.kill(-this.child.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+      const killed = await Promise.race([this.exited.then(() => true), sleep(5000).then(() => false)]);
+      if (!killed) {
+        try {
+          process.kill(-this.child.pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+        await this.exited;
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A minimal valid post-login event body for `userId`. */
+export function loginEvent(userId = "auth0|user-1", extra = {}) {
+  return {
+    user: {
+      user_id: userId,
+      email: `${userId.replace(/\W/g, "")}@example.com`,
+      email_verified: true,
+      app_metadata: {},
+      user_metadata: {},
+    },
+    client: { client_id: "spa-client", name: "Web App", metadata: {} },
+    connection: { id: "con_1", name: "Username-Password-Authentication", strategy: "auth0" },
+    request: { ip: "203.0.113.7", method: "POST", query: {}, body: {} },
+    tenant: { id: "edge-tenant" },
+    stats: { logins_count: 3 },
+    ...extra,
+  };
+}
+
+/**
+ * Sends a signed login. Returns `{ status, body, text }`.
+ * `options.body` replaces the JSON body (string or bytes), `options.headers` adds headers,
+ * `options.signature` replaces the X-Signature header (null omits it).
+ */
+export async function postLogin(worker, event = loginEvent(), options = {}) {
+  const raw = options.body ?? JSON.stringify(event);
+  const signature =
+    options.signature === undefined
+      ? await signBody(raw, options.secret ?? LOGIN_HANDLER_SECRET, Date.now() / 1000)
+      : options.signature;
+  const headers = { "content-type": "application/json", ...(options.headers ?? {}) };
+  if (signature !== null) headers["x-signature"] = signature;
+  const response = await fetch(`${worker.url}${options.path ?? "/post-login"}`, {
+    method: options.method ?? "POST",
+    headers,
+    body: options.method === "GET" ? undefined : raw,
+  });
+  const text = await response.text();
+  let body = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // left null
+  }
+  return { status: response.status, body, text };
+}
+
+/** A temporary directory for `--persist-to`; remove it with `rmSync` when done. */
+export function tempPersistDir() {
+  return mkdtempSync(join(tmpdir(), "edge-login-kv-"));
+}
