@@ -128,7 +128,9 @@ export function createLoginHandler({ actions, now = Date.now }) {
         }
         return refuse(404, "not_found", "no such route");
       } catch (error) {
-        log("error", "unexpected_error", { error: error instanceof Error ? `${error.name}: ${error.message}` : "unknown" });
+        log("error", "unexpected_error", {
+          error: error instanceof Error ? `${error.name}: ${error.message}` : "unknown",
+        });
         return refuse(500, "server_error", "unexpected error");
       }
     },

@@ -43,7 +43,8 @@ export class MetadataBatch {
 
   set(kind, method, key, value) {
     requireString(method, "key", key);
-    if (value === undefined) throw new TypeError(`${method}: value must not be undefined (use null to delete)`);
+    if (value === undefined)
+      throw new TypeError(`${method}: value must not be undefined (use null to delete)`);
     const changes = this.changes[kind];
     changes.set(key, value);
     const size = encoder.encode(JSON.stringify(this.#applied(kind))).length;

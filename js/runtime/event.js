@@ -86,8 +86,7 @@ export class InvalidEventError extends Error {
   }
 }
 
-const isPlainObject = (value) =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
+const isPlainObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
 
 function typeOf(value) {
   if (value === null) return "null";
@@ -120,7 +119,9 @@ export function validateEventInput(body) {
     if (!container || !Object.hasOwn(container, child)) continue;
     const actual = typeOf(container[child]);
     if (actual !== expected) {
-      throw new InvalidEventError(`"${path}" must be ${expected === "array" ? "an" : "a"} ${expected}, got ${actual}`);
+      throw new InvalidEventError(
+        `"${path}" must be ${expected === "array" ? "an" : "a"} ${expected}, got ${actual}`,
+      );
     }
   }
   if (typeof body.user.user_id !== "string" || body.user.user_id.length === 0) {

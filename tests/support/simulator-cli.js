@@ -85,9 +85,7 @@ async function main() {
 
   const simulator = await startSimulator(options);
   // Only the URL: never echo the client secret or any token.
-  process.stdout.write(
-    `${JSON.stringify({ simulator: "listening", url: simulator.url })}\n`,
-  );
+  process.stdout.write(`${JSON.stringify({ simulator: "listening", url: simulator.url })}\n`);
 
   let stopping = false;
   const stop = async () => {

@@ -44,15 +44,7 @@ const SIGNING_ALG = "RS256";
 const CLIENT_CREDENTIALS = "client_credentials";
 
 /** Fault `type`s understood by {@link Simulator.setFault}. */
-const FAULT_TYPES = new Set([
-  "rate_limit",
-  "delay",
-  "html",
-  "invalid_json",
-  "response",
-  "token",
-  "close",
-]);
+const FAULT_TYPES = new Set(["rate_limit", "delay", "html", "invalid_json", "response", "token", "close"]);
 
 /** Default bodies for `{ status }` faults, modelled on Auth0's error shape. */
 const STATUS_FAULT_BODIES = {
@@ -155,9 +147,7 @@ export async function startSimulator(options = {}) {
   } = options;
   assertLifetime(tokenLifetimeSeconds);
   // Validate before listening so a bad option never leaves a server running.
-  const clientConfigs = clients ?? [
-    { clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET },
-  ];
+  const clientConfigs = clients ?? [{ clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET }];
   validateClients(clientConfigs);
 
   const keys = await createSigningKey();
@@ -186,10 +176,7 @@ export async function startSimulator(options = {}) {
       // Only the error name/message: never request data, which holds secrets.
       console.error(`[simulator] internal error: ${error?.message ?? error}`);
       if (!res.headersSent && !res.destroyed) {
-        send(
-          res,
-          jsonReply(500, oauthError("server_error", "Internal Server Error")),
-        );
+        send(res, jsonReply(500, oauthError("server_error", "Internal Server Error")));
       } else {
         res.destroy();
       }
@@ -327,18 +314,11 @@ async function handleTokenRequest(ctx, state) {
     reply = faultReply(fault);
   } else {
     if (fault?.type === "delay") {
-      const completed = await waitUnlessGone(
-        res,
-        fault.ms,
-        state.shutdown.signal,
-      );
+      const completed = await waitUnlessGone(res, fault.ms, state.shutdown.signal);
       if (!completed) return null; // client or simulator gone: nobody to answer
     }
     if (raw.tooLarge) {
-      reply = jsonReply(
-        413,
-        oauthError("invalid_request", "Request entity too large"),
-      );
+      reply = jsonReply(413, oauthError("invalid_request", "Request entity too large"));
     } else if (parsed.error) {
       reply = jsonReply(400, oauthError("invalid_request", parsed.error));
     } else {
@@ -363,13 +343,7 @@ async function processClientCredentials(state, params, overrides) {
   const grantType = stringParam(params, "grant_type");
   if (grantType === undefined) return missingParam("grant_type");
   if (grantType !== CLIENT_CREDENTIALS) {
-    return jsonReply(
-      400,
-      oauthError(
-        "unsupported_grant_type",
-        `Unsupported grant type: ${grantType}`,
-      ),
-    );
+    return jsonReply(400, oauthError("unsupported_grant_type", `Unsupported grant type: ${grantType}`));
   }
   const clientId = stringParam(params, "client_id");
   if (clientId === undefined) return missingParam("client_id");
@@ -385,11 +359,9 @@ async function processClientCredentials(state, params, overrides) {
   if (!client.grantTypes.includes(CLIENT_CREDENTIALS)) {
     return jsonReply(
       403,
-      oauthError(
-        "unauthorized_client",
-        "Grant type 'client_credentials' not allowed for the client.",
-        { error_uri: "https://auth0.com/docs/clients/client-grant-types" },
-      ),
+      oauthError("unauthorized_client", "Grant type 'client_credentials' not allowed for the client.", {
+        error_uri: "https://auth0.com/docs/clients/client-grant-types",
+      }),
     );
   }
   if (!client.audiences.includes(audience)) {
@@ -422,8 +394,7 @@ async function processClientCredentials(state, params, overrides) {
   for (const name of overrides.omitClaims ?? []) delete claims[name];
 
   const body = {
-    access_token:
-      overrides.accessToken ?? (await signJwt(state, claims, overrides.header)),
+    access_token: overrides.accessToken ?? (await signJwt(state, claims, overrides.header)),
     scope: client.scope,
     expires_in: "expiresIn" in overrides ? overrides.expiresIn : lifetime,
     token_type: "tokenType" in overrides ? overrides.tokenType : "Bearer",
@@ -433,10 +404,7 @@ async function processClientCredentials(state, params, overrides) {
 }
 
 function missingParam(name) {
-  return jsonReply(
-    400,
-    oauthError("invalid_request", `Missing required parameter: ${name}`),
-  );
+  return jsonReply(400, oauthError("invalid_request", `Missing required parameter: ${name}`));
 }
 
 /** Returns a non-empty string parameter, or undefined. */
@@ -473,15 +441,9 @@ function validateFault(fault) {
   if (fault.type === undefined) {
     const { status, body, headers } = fault;
     if (!Number.isInteger(status) || status < 200 || status > 599) {
-      throw new TypeError(
-        "fault needs a known type or an integer status (200-599)",
-      );
+      throw new TypeError("fault needs a known type or an integer status (200-599)");
     }
-    if (
-      body !== undefined &&
-      typeof body !== "string" &&
-      typeof body !== "object"
-    ) {
+    if (body !== undefined && typeof body !== "string" && typeof body !== "object") {
       throw new TypeError("fault.body must be a string or a JSON value");
     }
     assertHeaders(headers);
@@ -517,20 +479,12 @@ function validateFault(fault) {
       for (const name of ["omit", "omitClaims"]) {
         if (
           fault[name] !== undefined &&
-          !(
-            Array.isArray(fault[name]) &&
-            fault[name].every((f) => typeof f === "string")
-          )
+          !(Array.isArray(fault[name]) && fault[name].every((f) => typeof f === "string"))
         ) {
-          throw new TypeError(
-            `token fault ${name} must be an array of strings`,
-          );
+          throw new TypeError(`token fault ${name} must be an array of strings`);
         }
       }
-      if (
-        fault.accessToken !== undefined &&
-        typeof fault.accessToken !== "string"
-      ) {
+      if (fault.accessToken !== undefined && typeof fault.accessToken !== "string") {
         throw new TypeError("token fault accessToken must be a string");
       }
       break;
@@ -543,22 +497,13 @@ function validateFault(fault) {
 function faultReply(fault) {
   switch (fault.type) {
     case undefined: {
-      const body =
-        fault.body ??
-        STATUS_FAULT_BODIES[fault.status] ??
-        defaultStatusBody(fault.status);
+      const body = fault.body ?? STATUS_FAULT_BODIES[fault.status] ?? defaultStatusBody(fault.status);
       return typeof body === "string"
-        ? textReply(
-            fault.status,
-            body,
-            "text/plain; charset=utf-8",
-            fault.headers,
-          )
+        ? textReply(fault.status, body, "text/plain; charset=utf-8", fault.headers)
         : jsonReply(fault.status, body, fault.headers);
     }
     case "rate_limit": {
-      const resetAt =
-        Math.floor(Date.now() / 1000) + (fault.resetInSeconds ?? 10);
+      const resetAt = Math.floor(Date.now() / 1000) + (fault.resetInSeconds ?? 10);
       const headers = {
         "x-ratelimit-limit": "30",
         "x-ratelimit-remaining": "0",
@@ -570,11 +515,7 @@ function faultReply(fault) {
       return jsonReply(429, STATUS_FAULT_BODIES[429], headers);
     }
     case "html":
-      return textReply(
-        200,
-        "<html><body>Bad gateway</body></html>",
-        "text/html; charset=utf-8",
-      );
+      return textReply(200, "<html><body>Bad gateway</body></html>", "text/html; charset=utf-8");
     case "invalid_json":
       return textReply(200, '{"access_token": "abc"', "application/json");
     case "response":
@@ -588,9 +529,7 @@ function faultReply(fault) {
 
 function defaultStatusBody(status) {
   const description = http.STATUS_CODES[status] ?? "Error";
-  return status >= 500
-    ? oauthError("server_error", description)
-    : oauthError("invalid_request", description);
+  return status >= 500 ? oauthError("server_error", description) : oauthError("invalid_request", description);
 }
 
 /**
@@ -645,9 +584,7 @@ async function signJwt(state, claims, header = {}) {
     kid: state.keys.kid,
     ...rest,
   };
-  const jwt = await new SignJWT(claims)
-    .setProtectedHeader(protectedHeader)
-    .sign(state.keys.privateKey);
+  const jwt = await new SignJWT(claims).setProtectedHeader(protectedHeader).sign(state.keys.privateKey);
   if (alg === undefined || alg === SIGNING_ALG) return jwt;
   const [, payload, signature] = jwt.split(".");
   const forged = base64url.encode(JSON.stringify({ ...protectedHeader, alg }));
@@ -706,10 +643,7 @@ async function readControlJson(req) {
   if (raw.aborted) return { reply: null };
   if (raw.tooLarge) {
     return {
-      reply: jsonReply(
-        413,
-        oauthError("invalid_request", "Request entity too large"),
-      ),
+      reply: jsonReply(413, oauthError("invalid_request", "Request entity too large")),
     };
   }
   if (raw.text.trim() === "") return { value: {} };
@@ -726,8 +660,7 @@ function resetState(state) {
   // Mutate in place: callers hold references to these "live" objects.
   state.stats.tokenRequests = 0;
   state.stats.tokensIssued = 0;
-  for (const key of Object.keys(state.stats.byClient))
-    delete state.stats.byClient[key];
+  for (const key of Object.keys(state.stats.byClient)) delete state.stats.byClient[key];
   state.requests.length = 0;
   state.issuedTokens.length = 0;
   state.fault = null;
@@ -759,9 +692,7 @@ function send(res, reply) {
   const isJson = "json" in reply;
   const payload = isJson ? (JSON.stringify(reply.json) ?? "") : reply.text;
   const headers = {
-    "content-type": isJson
-      ? "application/json; charset=utf-8"
-      : reply.contentType,
+    "content-type": isJson ? "application/json; charset=utf-8" : reply.contentType,
     // Token responses must never be cached; harmless on the other endpoints.
     "cache-control": "no-store",
     pragma: "no-cache",
@@ -789,11 +720,7 @@ function readBody(req, limit) {
       else chunks.length = 0;
     });
     req.once("end", () =>
-      resolve(
-        size > limit
-          ? { tooLarge: true }
-          : { text: Buffer.concat(chunks).toString("utf8") },
-      ),
+      resolve(size > limit ? { tooLarge: true } : { text: Buffer.concat(chunks).toString("utf8") }),
     );
     // "close" without "end" means the client went away mid-body.
     req.once("close", () => resolve({ aborted: true }));
@@ -811,9 +738,7 @@ function parseBody(contentType, text) {
     } catch {
       return { error: "Invalid JSON body", value: null };
     }
-    return isPlainObject(value)
-      ? { value }
-      : { error: "Request body must be a JSON object", value: null };
+    return isPlainObject(value) ? { value } : { error: "Request body must be a JSON object", value: null };
   }
   if (mediaType === "application/x-www-form-urlencoded") {
     return { value: Object.fromEntries(new URLSearchParams(text)) };
@@ -856,9 +781,7 @@ function assertHeaders(headers) {
   if (headers === undefined) return;
   if (
     !isPlainObject(headers) ||
-    !Object.values(headers).every(
-      (v) => typeof v === "string" || typeof v === "number",
-    )
+    !Object.values(headers).every((v) => typeof v === "string" || typeof v === "number")
   ) {
     throw new TypeError("fault.headers must map names to strings or numbers");
   }
@@ -872,9 +795,7 @@ function validateClients(clients) {
       throw new TypeError("each client needs a non-empty clientId");
     }
     if (typeof client.clientSecret !== "string" || client.clientSecret === "") {
-      throw new TypeError(
-        `client ${client.clientId} needs a non-empty clientSecret`,
-      );
+      throw new TypeError(`client ${client.clientId} needs a non-empty clientSecret`);
     }
     if (seen.has(client.clientId)) {
       throw new TypeError(`duplicate clientId ${client.clientId}`);

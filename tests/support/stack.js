@@ -2,7 +2,7 @@
 // serving the login handler with local KV. Used by the demo, the end-to-end tests and the
 // benchmark. Everything it starts it stops.
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -245,4 +245,27 @@ export async function postLogin(worker, event = loginEvent(), options = {}) {
 /** A temporary directory for `--persist-to`; remove it with `rmSync` when done. */
 export function tempPersistDir() {
   return mkdtempSync(join(tmpdir(), "edge-login-kv-"));
+}
+
+function wranglerKv(args, persistTo) {
+  const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
+  const result = spawnSync(
+    process.execPath,
+    [wrangler, "kv", "key", ...args, "--binding", "ACTIONS_CACHE", "--local", "--persist-to", persistTo],
+    { cwd: root, encoding: "utf8", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+  );
+  if (result.status !== 0) throw new Error(`wrangler kv key ${args[0]} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+/** The keys in the local ACTIONS_CACHE namespace, with their KV expiration (epoch seconds). */
+export function kvList(persistTo) {
+  const out = wranglerKv(["list"], persistTo);
+  return JSON.parse(out.slice(out.indexOf("[")));
+}
+
+/** The raw value of a key in the local ACTIONS_CACHE namespace, or null. */
+export function kvGet(persistTo, key) {
+  if (!kvList(persistTo).some((entry) => entry.name === key)) return null;
+  return wranglerKv(["get", key, "--text"], persistTo);
 }
