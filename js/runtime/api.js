@@ -13,6 +13,18 @@ function setOwn(target, key, value) {
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
+/** A deep copy through JSON; throws TypeError for values JSON cannot carry (BigInt, cycles). */
+function jsonCopy(method, value) {
+  let text;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    throw new TypeError(`${method}: value must be JSON-serializable (${error.message})`);
+  }
+  if (text === undefined) throw new TypeError(`${method}: value must be JSON-serializable`);
+  return JSON.parse(text);
+}
+
 function requireString(method, name, value) {
   if (typeof value !== "string" || value.length === 0) {
     throw new TypeError(`${method}: ${name} must be a non-empty string`);
@@ -45,11 +57,17 @@ export class MetadataBatch {
     requireString(method, "key", key);
     if (value === undefined)
       throw new TypeError(`${method}: value must not be undefined (use null to delete)`);
+    // Copied now, as JSON: later mutation of the caller's object cannot bypass the size limit,
+    // and a value that is not JSON fails here, inside the Action, not when the result is sent.
+    const copy = value === null ? null : jsonCopy(method, value);
     const changes = this.changes[kind];
-    changes.set(key, value);
+    const had = changes.has(key);
+    const previous = changes.get(key);
+    changes.set(key, copy);
     const size = encoder.encode(JSON.stringify(this.#applied(kind))).length;
     if (size > MAX_METADATA_BYTES) {
-      changes.delete(key);
+      if (had) changes.set(key, previous);
+      else changes.delete(key);
       throw new RangeError(`${method}: ${kind} would exceed ${MAX_METADATA_BYTES} bytes`);
     }
   }
@@ -59,7 +77,7 @@ export class MetadataBatch {
     for (const [k, v] of Object.entries(this.original[kind])) setOwn(out, k, v);
     for (const [k, v] of this.changes[kind]) {
       if (v === null) delete out[k];
-      else setOwn(out, k, structuredClone(v));
+      else setOwn(out, k, v);
     }
     return out;
   }
@@ -91,14 +109,14 @@ export function createPostLoginApi(state, actionName) {
     idToken: {
       setCustomClaim(key, value) {
         requireString("api.idToken.setCustomClaim", "key", key);
-        setOwn(result.idToken.claims, key, structuredClone(value));
+        setOwn(result.idToken.claims, key, jsonCopy("api.idToken.setCustomClaim", value));
         return api;
       },
     },
     accessToken: {
       setCustomClaim(key, value) {
         requireString("api.accessToken.setCustomClaim", "key", key);
-        setOwn(result.accessToken.claims, key, structuredClone(value));
+        setOwn(result.accessToken.claims, key, jsonCopy("api.accessToken.setCustomClaim", value));
         return api;
       },
       addScope(scope) {

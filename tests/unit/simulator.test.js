@@ -4,18 +4,10 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import {
-  createRemoteJWKSet,
-  decodeJwt,
-  decodeProtectedHeader,
-  errors as joseErrors,
-  jwtVerify,
-} from "jose";
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify } from "jose";
 import { MAX_BODY_BYTES, startSimulator } from "../support/simulator.js";
 
-const CLI_PATH = fileURLToPath(
-  new URL("../support/simulator-cli.js", import.meta.url),
-);
+const CLI_PATH = fileURLToPath(new URL("../support/simulator-cli.js", import.meta.url));
 
 /** Valid client-credentials parameters for the default client. */
 function credentials(sim, overrides = {}) {
@@ -33,13 +25,9 @@ async function requestToken(sim, params, { form = false, signal } = {}) {
   const response = await fetch(`${sim.url}/oauth/token`, {
     method: "POST",
     headers: {
-      "content-type": form
-        ? "application/x-www-form-urlencoded"
-        : "application/json",
+      "content-type": form ? "application/x-www-form-urlencoded" : "application/json",
     },
-    body: form
-      ? new URLSearchParams(params).toString()
-      : JSON.stringify(params),
+    body: form ? new URLSearchParams(params).toString() : JSON.stringify(params),
     signal,
   });
   const text = await response.text();
@@ -111,28 +99,17 @@ describe("simulator", () => {
     assert.equal(status, 200);
     assert.match(headers.get("content-type"), /^application\/json/);
     assert.equal(headers.get("cache-control"), "no-store");
-    assert.deepEqual(Object.keys(json).sort(), [
-      "access_token",
-      "expires_in",
-      "scope",
-      "token_type",
-    ]);
+    assert.deepEqual(Object.keys(json).sort(), ["access_token", "expires_in", "scope", "token_type"]);
     assert.equal(json.token_type, "Bearer");
     assert.equal(json.expires_in, 86400);
     assert.equal(json.scope, "read:users update:users read:roles");
 
-    const jwks = createRemoteJWKSet(
-      new URL(`${sim.url}/.well-known/jwks.json`),
-    );
-    const { payload, protectedHeader } = await jwtVerify(
-      json.access_token,
-      jwks,
-      {
-        issuer: sim.issuer,
-        audience: sim.managementAudience,
-        algorithms: ["RS256"],
-      },
-    );
+    const jwks = createRemoteJWKSet(new URL(`${sim.url}/.well-known/jwks.json`));
+    const { payload, protectedHeader } = await jwtVerify(json.access_token, jwks, {
+      issuer: sim.issuer,
+      audience: sim.managementAudience,
+      algorithms: ["RS256"],
+    });
     assert.equal(protectedHeader.alg, "RS256");
     assert.equal(protectedHeader.typ, "JWT");
     assert.equal(protectedHeader.kid, sim.jwks.keys[0].kid);
@@ -153,14 +130,8 @@ describe("simulator", () => {
     assert.equal(first.status, 200);
     assert.equal(second.status, 200);
     assert.notEqual(first.json.access_token, second.json.access_token);
-    assert.notEqual(
-      decodeJwt(first.json.access_token).jti,
-      decodeJwt(second.json.access_token).jti,
-    );
-    assert.deepEqual(sim.issuedTokens, [
-      first.json.access_token,
-      second.json.access_token,
-    ]);
+    assert.notEqual(decodeJwt(first.json.access_token).jti, decodeJwt(second.json.access_token).jti);
+    assert.deepEqual(sim.issuedTokens, [first.json.access_token, second.json.access_token]);
   });
 
   test("uses the per-client scope and audiences", async () => {
@@ -207,10 +178,7 @@ describe("simulator", () => {
 
   describe("request validation", () => {
     test("rejects an unsupported grant type", async () => {
-      const { status, json } = await requestToken(
-        sim,
-        credentials(sim, { grant_type: "password" }),
-      );
+      const { status, json } = await requestToken(sim, credentials(sim, { grant_type: "password" }));
       assert.equal(status, 400);
       assert.deepEqual(json, {
         error: "unsupported_grant_type",
@@ -218,12 +186,7 @@ describe("simulator", () => {
       });
     });
 
-    for (const name of [
-      "grant_type",
-      "client_id",
-      "client_secret",
-      "audience",
-    ]) {
+    for (const name of ["grant_type", "client_id", "client_secret", "audience"]) {
       test(`rejects a missing ${name}`, async () => {
         const params = credentials(sim);
         delete params[name];
@@ -243,16 +206,10 @@ describe("simulator", () => {
         error: "access_denied",
         error_description: "Unauthorized",
       };
-      const unknown = await requestToken(
-        sim,
-        credentials(sim, { client_id: "nobody" }),
-      );
+      const unknown = await requestToken(sim, credentials(sim, { client_id: "nobody" }));
       assert.equal(unknown.status, 401);
       assert.deepEqual(unknown.json, expected);
-      const wrong = await requestToken(
-        sim,
-        credentials(sim, { client_secret: "nope" }),
-      );
+      const wrong = await requestToken(sim, credentials(sim, { client_secret: "nope" }));
       assert.equal(wrong.status, 401);
       assert.deepEqual(wrong.json, expected);
     });
@@ -268,18 +225,14 @@ describe("simulator", () => {
       assert.equal(status, 403);
       assert.deepEqual(json, {
         error: "unauthorized_client",
-        error_description:
-          "Grant type 'client_credentials' not allowed for the client.",
+        error_description: "Grant type 'client_credentials' not allowed for the client.",
         error_uri: "https://auth0.com/docs/clients/client-grant-types",
       });
     });
 
     test("rejects an audience without a client grant with 403", async () => {
       const audience = "https://elsewhere.example/";
-      const { status, json } = await requestToken(
-        sim,
-        credentials(sim, { audience }),
-      );
+      const { status, json } = await requestToken(sim, credentials(sim, { audience }));
       assert.equal(status, 403);
       assert.deepEqual(json, {
         error: "access_denied",
@@ -500,10 +453,7 @@ describe("simulator", () => {
       assert.equal(claims.aud, "other");
       assert.equal(claims.exp, past);
       assert.equal(claims.sub, "sim-client-id@clients", "defaults kept");
-      await assert.rejects(
-        sim.verifyToken(json.access_token, { audience: "other" }),
-        joseErrors.JWTExpired,
-      );
+      await assert.rejects(sim.verifyToken(json.access_token, { audience: "other" }), joseErrors.JWTExpired);
       await assert.rejects(
         sim.verifyToken(json.access_token, {
           audience: sim.managementAudience,
@@ -551,35 +501,21 @@ describe("simulator", () => {
     });
 
     test("token fault header overrides produce unverifiable tokens", async () => {
-      const jwks = createRemoteJWKSet(
-        new URL(`${sim.url}/.well-known/jwks.json`),
-      );
+      const jwks = createRemoteJWKSet(new URL(`${sim.url}/.well-known/jwks.json`));
       sim.setFault({ type: "token", header: { kid: "unknown-kid" }, times: 1 });
       const unknownKid = await requestToken(sim, credentials(sim));
-      assert.equal(
-        decodeProtectedHeader(unknownKid.json.access_token).kid,
-        "unknown-kid",
-      );
-      await assert.rejects(
-        jwtVerify(unknownKid.json.access_token, jwks),
-        joseErrors.JWKSNoMatchingKey,
-      );
+      assert.equal(decodeProtectedHeader(unknownKid.json.access_token).kid, "unknown-kid");
+      await assert.rejects(jwtVerify(unknownKid.json.access_token, jwks), joseErrors.JWKSNoMatchingKey);
 
       sim.setFault({ type: "token", header: { alg: "HS256" }, times: 1 });
       const wrongAlg = await requestToken(sim, credentials(sim));
-      assert.equal(
-        decodeProtectedHeader(wrongAlg.json.access_token).alg,
-        "HS256",
-      );
+      assert.equal(decodeProtectedHeader(wrongAlg.json.access_token).alg, "HS256");
       await assert.rejects(jwtVerify(wrongAlg.json.access_token, jwks));
     });
 
     test("token fault still validates the request", async () => {
       sim.setFault({ type: "token", claims: { aud: "x" }, times: 1 });
-      const { status } = await requestToken(
-        sim,
-        credentials(sim, { client_secret: "bad" }),
-      );
+      const { status } = await requestToken(sim, credentials(sim, { client_secret: "bad" }));
       assert.equal(status, 401);
     });
 
@@ -603,21 +539,17 @@ describe("simulator", () => {
         { status: 500, times: 0 },
         { type: "token", omit: "expires_in" },
       ]) {
-        assert.throws(
-          () => sim.setFault(fault),
-          TypeError,
-          JSON.stringify(fault),
-        );
+        assert.throws(() => sim.setFault(fault), TypeError, JSON.stringify(fault));
       }
     });
   });
 
   describe("control endpoints", () => {
     test("fault, lifetime, stats and reset over HTTP", async () => {
-      assert.deepEqual(
-        await control(sim, "POST", "/__sim/fault", { status: 503, times: 1 }),
-        { status: 200, json: { ok: true } },
-      );
+      assert.deepEqual(await control(sim, "POST", "/__sim/fault", { status: 503, times: 1 }), {
+        status: 200,
+        json: { ok: true },
+      });
       assert.equal((await requestToken(sim, credentials(sim))).status, 503);
       assert.equal((await requestToken(sim, credentials(sim))).status, 200);
 
@@ -630,10 +562,7 @@ describe("simulator", () => {
         seconds: 120,
       });
       assert.equal(lifetime.status, 200);
-      assert.equal(
-        (await requestToken(sim, credentials(sim))).json.expires_in,
-        120,
-      );
+      assert.equal((await requestToken(sim, credentials(sim))).json.expires_in, 120);
 
       const stats = await control(sim, "GET", "/__sim/stats");
       assert.deepEqual(stats.json, {
@@ -650,10 +579,7 @@ describe("simulator", () => {
       });
       assert.equal(sim.issuedTokens.length, 0);
       assert.equal(sim.requests.length, 0);
-      assert.equal(
-        (await requestToken(sim, credentials(sim))).json.expires_in,
-        86400,
-      );
+      assert.equal((await requestToken(sim, credentials(sim))).json.expires_in, 86400);
     });
 
     test("rejects invalid control input with 400", async () => {
@@ -680,9 +606,7 @@ describe("simulator", () => {
       aud: "custom",
       sub: "user|1",
     });
-    const jwks = createRemoteJWKSet(
-      new URL(`${sim.url}/.well-known/jwks.json`),
-    );
+    const jwks = createRemoteJWKSet(new URL(`${sim.url}/.well-known/jwks.json`));
     const { payload } = await jwtVerify(token, jwks, {
       issuer: sim.issuer,
       audience: "custom",
@@ -705,24 +629,15 @@ describe("simulator lifecycle", () => {
       assert.equal(first.json.scope, "read:users");
       sim.setTokenLifetime(5);
       sim.reset();
-      assert.equal(
-        (await requestToken(sim, credentials(sim))).json.expires_in,
-        3600,
-      );
+      assert.equal((await requestToken(sim, credentials(sim))).json.expires_in, 3600);
     } finally {
       await sim.close();
     }
   });
 
   test("rejects invalid options before listening", async () => {
-    await assert.rejects(
-      startSimulator({ clients: [{ clientId: "x" }] }),
-      TypeError,
-    );
-    await assert.rejects(
-      startSimulator({ tokenLifetimeSeconds: "1" }),
-      TypeError,
-    );
+    await assert.rejects(startSimulator({ clients: [{ clientId: "x" }] }), TypeError);
+    await assert.rejects(startSimulator({ tokenLifetimeSeconds: "1" }), TypeError);
   });
 
   test("close() drops keep-alive connections and pending delays promptly", async () => {

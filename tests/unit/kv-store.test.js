@@ -1,0 +1,318 @@
+import { beforeEach, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { TriggerCache } from "../../js/runtime/cache.js";
+import {
+  KV_MIN_EXPIRATION_SECONDS,
+  kvKey,
+  loadTriggerCache,
+  persistTriggerCache,
+} from "../../js/runtime/kv-store.js";
+
+const START = 1_700_000_000_000;
+let t = START;
+const now = () => t;
+
+beforeEach(() => {
+  t = START;
+});
+
+const TRIGGER = "post-login";
+const KEY = "actions-cache/post-login";
+
+/** An in-memory Workers KV that records every call. */
+function fakeKv(initial = {}) {
+  const store = new Map(Object.entries(initial));
+  const calls = { get: [], put: [], delete: [] };
+  return {
+    store,
+    calls,
+    async get(key, options) {
+      calls.get.push([key, options]);
+      return store.has(key) ? store.get(key) : null;
+    },
+    async put(key, value, options) {
+      calls.put.push([key, value, options]);
+      store.set(key, value);
+    },
+    async delete(key) {
+      calls.delete.push([key]);
+      store.delete(key);
+    },
+  };
+}
+
+/** A fake KV whose `method` rejects. */
+function failingKv(method) {
+  const kv = fakeKv();
+  kv[method] = async () => {
+    throw new Error(`${method} exploded`);
+  };
+  return kv;
+}
+
+/** Captures `log(level, event, fields)` calls. */
+function recorder() {
+  const entries = [];
+  const log = (level, event, fields) => entries.push({ level, event, fields });
+  return { log, entries };
+}
+
+const load = (kv, log) => loadTriggerCache(kv, TRIGGER, { now, log });
+const persist = (kv, cache, log) => persistTriggerCache(kv, TRIGGER, cache, { now, log });
+
+describe("kvKey", () => {
+  test("is one key per trigger", () => {
+    assert.equal(kvKey(TRIGGER), KEY);
+    assert.equal(kvKey("credentials-exchange"), "actions-cache/credentials-exchange");
+  });
+});
+
+describe("loadTriggerCache", () => {
+  test("reads the trigger's key once, as text", async () => {
+    const kv = fakeKv();
+    await load(kv, recorder().log);
+    assert.deepEqual(kv.calls.get, [[KEY, { type: "text" }]]);
+  });
+
+  test("a missing key gives an empty, clean cache and logs nothing", async () => {
+    const { log, entries } = recorder();
+    const cache = await load(fakeKv(), log);
+    assert.ok(cache instanceof TriggerCache);
+    assert.deepEqual(cache.entries(), []);
+    assert.equal(cache.dirty, false);
+    assert.deepEqual(entries, []);
+  });
+
+  test("the cache it returns uses the given clock", async () => {
+    const cache = await load(fakeKv(), recorder().log);
+    const { record } = cache.set("k", "v", { ttl: 1000 });
+    assert.equal(record.expires_at, START + 1000);
+  });
+
+  test("round-trips the records written by persistTriggerCache", async () => {
+    const kv = fakeKv();
+    const { log } = recorder();
+    const first = await load(kv, log);
+    first.set("token", "abc", { ttl: 60_000 });
+    first.set("é-key", "välue €", { ttl: 120_000 });
+    await persist(kv, first, log);
+
+    const second = await load(kv, log);
+    assert.equal(second.dirty, false);
+    assert.deepEqual(second.get("token"), {
+      value: "abc",
+      expires_at: START + 60_000,
+    });
+    assert.deepEqual(second.get("é-key"), {
+      value: "välue €",
+      expires_at: START + 120_000,
+    });
+  });
+
+  test("round-trips a '__proto__' key as an ordinary key", async () => {
+    const kv = fakeKv();
+    const { log } = recorder();
+    const first = await load(kv, log);
+    first.set("__proto__", "v", { ttl: 60_000 });
+    await persist(kv, first, log);
+    const second = await load(kv, log);
+    assert.equal(second.get("__proto__")?.value, "v");
+    assert.equal({}.value, undefined);
+  });
+
+  test("records that expired since they were written are not loaded", async () => {
+    const kv = fakeKv();
+    const { log } = recorder();
+    const first = await load(kv, log);
+    first.set("short", "a", { ttl: 1000 });
+    first.set("long", "b", { ttl: 60_000 });
+    await persist(kv, first, log);
+
+    t = START + 1000;
+    const second = await load(kv, log);
+    assert.deepEqual(
+      second.entries().map(([key]) => key),
+      ["long"],
+    );
+  });
+
+  for (const [label, text] of [
+    ["corrupt JSON", "{not json"],
+    ["a JSON value that is not an object", "null"],
+    ["the wrong layout version", JSON.stringify({ v: 2, records: {} })],
+    ["no version", JSON.stringify({ records: {} })],
+    ["records that are not an object", JSON.stringify({ v: 1, records: "x" })],
+    ["null records", JSON.stringify({ v: 1, records: null })],
+  ]) {
+    test(`${label} → empty cache, warn kv_value_unreadable, marked dirty`, async () => {
+      const { log, entries } = recorder();
+      const cache = await load(fakeKv({ [KEY]: text }), log);
+      assert.deepEqual(cache.entries(), []);
+      assert.equal(cache.dirty, true);
+      assert.equal(entries.length, 1);
+      assert.equal(entries[0].level, "warn");
+      assert.equal(entries[0].event, "kv_value_unreadable");
+      assert.equal(entries[0].fields.key, KEY);
+    });
+  }
+
+  test("an unreadable value is replaced by the next persist even when nothing was set", async () => {
+    const kv = fakeKv({ [KEY]: "{not json" });
+    const { log } = recorder();
+    const cache = await load(kv, log);
+    await persist(kv, cache, log);
+    assert.equal(kv.calls.delete.length, 1);
+    assert.equal(kv.store.has(KEY), false);
+  });
+
+  test("an unreadable value is overwritten by the next persist after a set", async () => {
+    const kv = fakeKv({ [KEY]: "{not json" });
+    const { log } = recorder();
+    const cache = await load(kv, log);
+    cache.set("k", "v", { ttl: 60_000 });
+    await persist(kv, cache, log);
+    assert.equal(kv.calls.put.length, 1);
+    const reloaded = await load(kv, log);
+    assert.equal(reloaded.get("k")?.value, "v");
+  });
+
+  test("a get that throws → empty cache, error kv_read_failed, no throw", async () => {
+    const { log, entries } = recorder();
+    const cache = await load(failingKv("get"), log);
+    assert.deepEqual(cache.entries(), []);
+    assert.equal(entries.length, 1);
+    assert.equal(entries[0].level, "error");
+    assert.equal(entries[0].event, "kv_read_failed");
+    assert.match(entries[0].fields.error, /get exploded/);
+  });
+
+  test("a missing binding → empty cache and an error log, no throw", async () => {
+    const { log, entries } = recorder();
+    const cache = await load(undefined, log);
+    assert.ok(cache instanceof TriggerCache);
+    assert.deepEqual(cache.entries(), []);
+    assert.equal(entries.length, 1);
+    assert.equal(entries[0].level, "error");
+    assert.equal(entries[0].event, "kv_unavailable");
+  });
+});
+
+describe("persistTriggerCache", () => {
+  test("does nothing when the cache is not dirty", async () => {
+    const kv = fakeKv();
+    const cache = new TriggerCache({
+      now,
+      records: [["k", { value: "v", expires_at: START + 60_000 }]],
+    });
+    cache.get("k");
+    await persist(kv, cache, recorder().log);
+    assert.equal(kv.calls.put.length, 0);
+    assert.equal(kv.calls.delete.length, 0);
+  });
+
+  test("writes the trigger's key with the layout version and the records", async () => {
+    const kv = fakeKv();
+    const cache = new TriggerCache({ now });
+    cache.set("k", "v", { ttl: 60_000 });
+    await persist(kv, cache, recorder().log);
+    assert.equal(kv.calls.put.length, 1);
+    const [key, value] = kv.calls.put[0];
+    assert.equal(key, KEY);
+    assert.deepEqual(JSON.parse(value), {
+      v: 1,
+      records: { k: { value: "v", expires_at: START + 60_000 } },
+    });
+  });
+
+  test("KV expiration is ceil(latest expires_at / 1000)", async () => {
+    const kv = fakeKv();
+    const cache = new TriggerCache({ now });
+    cache.set("a", "v", { ttl: 100_000 });
+    cache.set("b", "v", { ttl: 200_500 }); // latest, not a whole second
+    cache.set("c", "v", { ttl: 150_000 });
+    await persist(kv, cache, recorder().log);
+    const [, , options] = kv.calls.put[0];
+    assert.deepEqual(options, { expiration: START / 1000 + 201 });
+  });
+
+  test("a record living 86,000,000 ms keeps the KV key 86,000 s", async () => {
+    const kv = fakeKv();
+    const cache = new TriggerCache({ now });
+    cache.set("token", "v", { expires_at: START + 86_000_000 });
+    await persist(kv, cache, recorder().log);
+    assert.equal(kv.calls.put[0][2].expiration, START / 1000 + 86_000);
+  });
+
+  test("KV expiration is at least 60 s ahead when records expire sooner", async () => {
+    const kv = fakeKv();
+    const cache = new TriggerCache({ now });
+    cache.set("k", "v", { ttl: 10_000 });
+    await persist(kv, cache, recorder().log);
+    assert.equal(KV_MIN_EXPIRATION_SECONDS, 60);
+    assert.equal(kv.calls.put[0][2].expiration, START / 1000 + 60);
+  });
+
+  test("the 60 s floor is taken from the clock at persist time", async () => {
+    const kv = fakeKv();
+    const cache = new TriggerCache({ now });
+    cache.set("k", "v", { ttl: 30_000 });
+    t = START + 5_000;
+    await persist(kv, cache, recorder().log);
+    assert.equal(kv.calls.put[0][2].expiration, START / 1000 + 5 + 60);
+  });
+
+  test("records that expired before persist are not written", async () => {
+    const kv = fakeKv();
+    const cache = new TriggerCache({ now });
+    cache.set("short", "a", { ttl: 1000 });
+    cache.set("long", "b", { ttl: 120_000 });
+    t = START + 1000;
+    await persist(kv, cache, recorder().log);
+    const written = JSON.parse(kv.calls.put[0][1]);
+    assert.deepEqual(Object.keys(written.records), ["long"]);
+  });
+
+  test("a dirty cache with no records deletes the key", async () => {
+    const kv = fakeKv({ [KEY]: "old" });
+    const cache = new TriggerCache({
+      now,
+      records: [["k", { value: "v", expires_at: START + 60_000 }]],
+    });
+    cache.delete("k");
+    await persist(kv, cache, recorder().log);
+    assert.deepEqual(kv.calls.delete, [[KEY]]);
+    assert.equal(kv.calls.put.length, 0);
+    assert.equal(kv.store.has(KEY), false);
+  });
+
+  test("a put that throws → error kv_write_failed, no throw", async () => {
+    const { log, entries } = recorder();
+    const cache = new TriggerCache({ now });
+    cache.set("k", "v");
+    await persist(failingKv("put"), cache, log);
+    const failure = entries.find((e) => e.event === "kv_write_failed");
+    assert.ok(failure, `logged: ${JSON.stringify(entries)}`);
+    assert.equal(failure.level, "error");
+    assert.equal(failure.fields.key, KEY);
+    assert.match(failure.fields.error, /put exploded/);
+  });
+
+  test("a delete that throws → error kv_write_failed, no throw", async () => {
+    const { log, entries } = recorder();
+    const cache = new TriggerCache({ now });
+    cache.set("k", "v");
+    cache.delete("k");
+    await persist(failingKv("delete"), cache, log);
+    assert.deepEqual(
+      entries.map((e) => `${e.level}:${e.event}`),
+      ["error:kv_write_failed"],
+    );
+  });
+
+  test("a missing binding is a no-op", async () => {
+    const { log } = recorder();
+    const cache = new TriggerCache({ now });
+    cache.set("k", "v");
+    await assert.doesNotReject(persist(undefined, cache, log));
+  });
+});
