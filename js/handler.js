@@ -10,7 +10,7 @@
 // request and no wasm call happens before it passes.
 
 import { InvalidEventError, validateEventInput } from "./runtime/event.js";
-import { loadTriggerCache, persistTriggerCache } from "./runtime/kv-store.js";
+import { KvTriggerCache } from "./runtime/kv-store.js";
 import { executePostLogin } from "./runtime/trigger.js";
 import { verifySignature } from "./signature.js";
 import { createLogger } from "./log.js";
@@ -63,10 +63,25 @@ function isJson(contentType) {
 }
 
 /**
- * Creates the Worker's `fetch` handler.
+ * Creates the Worker's `fetch` handler. Each handler is one isolate's worth of state: its
+ * trigger cache lives as long as the handler (module scope in the Worker).
  * @param {{ actions: import("./runtime/trigger.js").ActionBinding[], now?: () => number }} options
  */
 export function createLoginHandler({ actions, now = Date.now }) {
+  let triggerCache = null;
+
+  function cacheFor(env) {
+    if (!triggerCache) {
+      const seconds = Number(env.ACTIONS_CACHE_SYNC_SECONDS);
+      triggerCache = new KvTriggerCache(TRIGGER, {
+        now,
+        log,
+        ...(Number.isFinite(seconds) && seconds >= 0 ? { syncIntervalMs: seconds * 1000 } : {}),
+      });
+    }
+    return triggerCache;
+  }
+
   async function postLogin(request, env, ctx) {
     if (!isJson(request.headers.get("content-type"))) {
       return refuse(415, "unsupported_media_type", "Content-Type must be application/json");
@@ -99,12 +114,19 @@ export function createLoginHandler({ actions, now = Date.now }) {
       throw error;
     }
 
-    const cache = await loadTriggerCache(env.ACTIONS_CACHE, TRIGGER, { now, log });
+    const store = cacheFor(env);
+    const { cache, kvRead } = await store.forLogin(env.ACTIONS_CACHE);
     const result = await executePostLogin({ actions, input, env, cache, log });
-    ctx.waitUntil(persistTriggerCache(env.ACTIONS_CACHE, TRIGGER, cache, { now, log }));
+    ctx.waitUntil(store.persist(env.ACTIONS_CACHE));
+    // Work an Action left running (a token refresh) is kept alive, then its changes written.
+    for (const action of actions) {
+      const pending = action.pending?.();
+      if (pending) ctx.waitUntil(Promise.resolve(pending).then(() => store.persist(env.ACTIONS_CACHE)));
+    }
     log("info", "login", {
       user_id: input.user.user_id,
       denied: result.access.denied,
+      kv_read: kvRead,
       ...(result.error ? { error: result.error.code } : {}),
     });
     return json(200, result);

@@ -36,6 +36,30 @@ pub enum Error {
     /// The token endpoint answered 200 but the response or the token in it is unusable.
     #[error("invalid token response: {0}")]
     InvalidToken(TokenProblem),
+    /// No request was made: an earlier failure put token requests on hold (the negative cache).
+    #[error("token requests paused for {} s after: {last}", .remaining_ms.div_ceil(1000))]
+    CoolingDown {
+        /// Time left until requests may be made again.
+        remaining_ms: u64,
+        /// The failure that started the cool-down.
+        last: Box<Error>,
+    },
+    /// The Management API answered with an error.
+    #[error("Management API answered HTTP {status}{}", describe_endpoint_error(.error, .message))]
+    ManagementApi {
+        /// HTTP status.
+        status: u16,
+        /// Auth0's `error` (or `errorCode`), when the body had one.
+        error: Option<String>,
+        /// Auth0's `message`, when the body had one.
+        message: Option<String>,
+    },
+    /// The Management API answered 2xx with a body that is not the expected JSON.
+    #[error("Management API answered with unexpected JSON: {0}")]
+    ManagementResponse(&'static str),
+    /// A Management API call was given an unusable argument.
+    #[error("invalid Management API argument: {0}")]
+    InvalidArgument(&'static str),
 }
 
 /// What is wrong with a secret.
@@ -116,11 +140,18 @@ impl Error {
             Error::Transport(_) => "transport",
             Error::TokenEndpoint { .. } => "token_endpoint",
             Error::InvalidToken(_) => "invalid_token",
+            Error::CoolingDown { .. } => "cooling_down",
+            Error::ManagementApi { .. } => "management_api",
+            Error::ManagementResponse(_) => "management_response",
+            Error::InvalidArgument(_) => "invalid_argument",
         }
     }
 
     /// The most likely cause of a token endpoint refusal, in words an operator can act on.
     pub fn likely_cause(&self) -> Option<&'static str> {
+        if let Error::CoolingDown { last, .. } = self {
+            return last.likely_cause();
+        }
         let Error::TokenEndpoint { status, error, .. } = self else {
             return None;
         };

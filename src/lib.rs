@@ -21,8 +21,12 @@ pub mod action;
 pub mod error;
 pub mod host;
 pub mod log;
+pub mod management;
 pub mod policy;
+pub mod post_login;
+pub mod retry;
 pub mod secrets;
+pub mod state;
 pub mod token;
 
 #[cfg(target_arch = "wasm32")]

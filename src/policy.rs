@@ -5,6 +5,9 @@
 //! them never serves the old token. It is stored until the earlier of [`MAX_CACHE_LIFETIME_MS`]
 //! from now (the seed's 86,000 s) and the token's expiry minus a safety margin, so with Auth0's
 //! default 86,400 s tokens it lives exactly 86,000 s, and with shorter tokens never past expiry.
+//!
+//! Before that hard limit a token enters its *refresh window* ([`RefreshPolicy`]): it still
+//! serves logins, and one background request replaces it.
 
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +47,51 @@ pub fn use_until_ms(token: &ManagementToken, now_ms: u64) -> Option<u64> {
     (until > now_ms).then_some(until)
 }
 
+/// When a token starts to be refreshed in the background.
+///
+/// The window is the last `window_percent` of the token's lifetime, at least `min_window_ms`,
+/// but never more than half the lifetime (so a 90 s token is not refreshed on every login).
+/// Each isolate picks its own refresh point at random in the first half of the window, so
+/// isolates sharing KV do not all refresh at once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RefreshPolicy {
+    /// Share of the lifetime, in percent, that forms the window (default 10).
+    pub window_percent: u64,
+    /// Smallest window (default 5 minutes).
+    pub min_window_ms: u64,
+}
+
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        RefreshPolicy {
+            window_percent: 10,
+            min_window_ms: 300_000,
+        }
+    }
+}
+
+impl RefreshPolicy {
+    /// Start of the refresh window of a token cached until `use_until_ms`.
+    pub fn window_start_ms(&self, token: &ManagementToken, use_until_ms: u64) -> u64 {
+        let lifetime = token.expires_at_ms().saturating_sub(token.issued_at_ms());
+        let window = (lifetime / 100 * self.window_percent.min(100))
+            .max(self.min_window_ms)
+            .min(lifetime / 2);
+        token
+            .expires_at_ms()
+            .saturating_sub(window)
+            .min(use_until_ms)
+    }
+
+    /// This isolate's refresh point: `jitter` in `[0, 1)` places it in the first half of the
+    /// window.
+    pub fn refresh_at_ms(&self, token: &ManagementToken, use_until_ms: u64, jitter: f64) -> u64 {
+        let start = self.window_start_ms(token, use_until_ms);
+        let span = use_until_ms.saturating_sub(start) as f64;
+        start + (span * 0.5 * jitter.clamp(0.0, 1.0)) as u64
+    }
+}
+
 /// The JSON value stored under [`CACHE_KEY`].
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CachedToken {
@@ -52,6 +100,8 @@ pub struct CachedToken {
     client_id: String,
     audience: String,
     access_token: String,
+    /// When the token was received (ms since epoch).
+    issued_at: u64,
     /// The token's own expiry (ms since epoch).
     expires_at: u64,
     /// Last instant the record may serve a login (ms since epoch).
@@ -108,6 +158,7 @@ impl CachedToken {
             client_id: secrets.client_id().to_owned(),
             audience: secrets.audience().to_owned(),
             access_token: token.access_token().to_owned(),
+            issued_at: token.issued_at_ms(),
             expires_at: token.expires_at_ms(),
             use_until: use_until_ms,
         }
@@ -124,8 +175,13 @@ impl CachedToken {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// Reads a stored value and decides whether it may serve a login for `secrets` at `now_ms`.
-    pub fn usable(value: &str, secrets: &Secrets, now_ms: u64) -> Result<ManagementToken, Miss> {
+    /// Reads a stored value and decides whether it may serve a login for `secrets` at `now_ms`;
+    /// if so, returns the token and the record's last usable instant.
+    pub fn usable(
+        value: &str,
+        secrets: &Secrets,
+        now_ms: u64,
+    ) -> Result<(ManagementToken, u64), Miss> {
         let record: CachedToken = serde_json::from_str(value).map_err(|_| Miss::Unreadable)?;
         if record.v != RECORD_VERSION || record.access_token.is_empty() {
             return Err(Miss::Unreadable);
@@ -139,10 +195,9 @@ impl CachedToken {
         if now_ms >= record.use_until || now_ms >= record.expires_at {
             return Err(Miss::Expired);
         }
-        Ok(ManagementToken::from_parts(
-            record.access_token,
-            record.expires_at,
-        ))
+        let token =
+            ManagementToken::from_parts(record.access_token, record.issued_at, record.expires_at);
+        Ok((token, record.use_until))
     }
 }
 
@@ -168,7 +223,7 @@ mod tests {
     }
 
     fn token(lifetime_ms: u64) -> ManagementToken {
-        ManagementToken::from_parts("h.p.s".into(), NOW + lifetime_ms)
+        ManagementToken::from_parts("h.p.s".into(), NOW, NOW + lifetime_ms)
     }
 
     #[test]
@@ -193,7 +248,10 @@ mod tests {
         // Too short to be worth caching, or already expired.
         assert_eq!(use_until_ms(&token(10_000), NOW), None);
         assert_eq!(
-            use_until_ms(&ManagementToken::from_parts("t".into(), NOW - 1), NOW),
+            use_until_ms(
+                &ManagementToken::from_parts("t".into(), NOW - 10, NOW - 1),
+                NOW
+            ),
             None
         );
     }
@@ -202,7 +260,8 @@ mod tests {
     fn a_record_serves_its_own_identity_until_use_until() {
         let s = secrets("cid", "aud", "tenant.auth0.com");
         let json = CachedToken::new(&s, &token(86_400_000), NOW + 86_000_000).to_json();
-        let t = CachedToken::usable(&json, &s, NOW + 1).unwrap();
+        let (t, use_until) = CachedToken::usable(&json, &s, NOW + 1).unwrap();
+        assert_eq!(use_until, NOW + 86_000_000);
         assert_eq!(t.access_token(), "h.p.s");
         assert_eq!(t.expires_at_ms(), NOW + 86_400_000);
         assert_eq!(
@@ -234,8 +293,8 @@ mod tests {
             "",
             "eyJhbGciOi.x.y",
             "{}",
-            "{\"v\":2,\"domain\":\"https://tenant.auth0.com\",\"client_id\":\"cid\",\"audience\":\"aud\",\"access_token\":\"t\",\"expires_at\":9999999999999,\"use_until\":9999999999999}",
-            "{\"v\":1,\"domain\":\"https://tenant.auth0.com\",\"client_id\":\"cid\",\"audience\":\"aud\",\"access_token\":\"\",\"expires_at\":9999999999999,\"use_until\":9999999999999}",
+            "{\"v\":2,\"domain\":\"https://tenant.auth0.com\",\"client_id\":\"cid\",\"audience\":\"aud\",\"access_token\":\"t\",\"issued_at\":1,\"expires_at\":9999999999999,\"use_until\":9999999999999}",
+            "{\"v\":1,\"domain\":\"https://tenant.auth0.com\",\"client_id\":\"cid\",\"audience\":\"aud\",\"access_token\":\"\",\"issued_at\":1,\"expires_at\":9999999999999,\"use_until\":9999999999999}",
         ] {
             assert_eq!(
                 CachedToken::usable(value, &s, NOW),
@@ -243,6 +302,45 @@ mod tests {
                 "{value}"
             );
         }
+    }
+
+    #[test]
+    fn refresh_window_is_the_last_tenth_at_least_five_minutes_at_most_half() {
+        let policy = RefreshPolicy::default();
+        // 24 h token: last 2.4 h.
+        let day = token(86_400_000);
+        assert_eq!(
+            policy.window_start_ms(&day, NOW + 86_000_000),
+            NOW + 86_400_000 - 8_640_000
+        );
+        // 1 h token: 10 % is 6 min.
+        let hour = token(3_600_000);
+        assert_eq!(
+            policy.window_start_ms(&hour, NOW + 3_300_000),
+            NOW + 3_600_000 - 360_000
+        );
+        // 20 min token: the 5 min floor.
+        let twenty = token(1_200_000);
+        assert_eq!(
+            policy.window_start_ms(&twenty, NOW + 1_080_000),
+            NOW + 900_000
+        );
+        // 90 s token: never more than half the lifetime.
+        let short = token(90_000);
+        assert_eq!(policy.window_start_ms(&short, NOW + 80_000), NOW + 45_000);
+    }
+
+    #[test]
+    fn jitter_places_the_refresh_point_in_the_first_half_of_the_window() {
+        let policy = RefreshPolicy::default();
+        let short = token(90_000);
+        let use_until = NOW + 80_000;
+        assert_eq!(policy.refresh_at_ms(&short, use_until, 0.0), NOW + 45_000);
+        assert_eq!(
+            policy.refresh_at_ms(&short, use_until, 0.999_999),
+            NOW + 62_499
+        );
+        assert_eq!(policy.refresh_at_ms(&short, use_until, 7.0), NOW + 62_500);
     }
 
     #[test]

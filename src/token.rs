@@ -23,16 +23,23 @@ const BASE64URL: GeneralPurpose = GeneralPurpose::new(
 #[derive(Clone, PartialEq, Eq)]
 pub struct ManagementToken {
     access_token: String,
+    issued_at_ms: u64,
     expires_at_ms: u64,
 }
 
 impl ManagementToken {
     /// Builds a token from parts that were validated before (a cache record).
-    pub(crate) fn from_parts(access_token: String, expires_at_ms: u64) -> Self {
+    pub(crate) fn from_parts(access_token: String, issued_at_ms: u64, expires_at_ms: u64) -> Self {
         ManagementToken {
             access_token,
+            issued_at_ms,
             expires_at_ms,
         }
+    }
+
+    /// When the token was received, in milliseconds since the Unix epoch.
+    pub fn issued_at_ms(&self) -> u64 {
+        self.issued_at_ms
     }
 
     /// The bearer token. Send it only in an `Authorization` header to the Management API.
@@ -123,6 +130,7 @@ pub fn parse_token_response(body: &str, audience: &str, now_ms: u64) -> Result<M
 
     Ok(ManagementToken {
         access_token: access_token.to_owned(),
+        issued_at_ms: now_ms,
         expires_at_ms: exp_ms.min(now_ms.saturating_add(expires_in_ms)),
     })
 }

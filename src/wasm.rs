@@ -1,21 +1,27 @@
 //! The binding layer: the only code that touches `wasm_bindgen` and `js_sys`.
 //!
 //! It implements the [`crate::host`] traits over the Worker's globals and the Actions runtime's
-//! `api` object, and exports the Action under the names Auth0 uses. It reads only the fields it
-//! needs from `event` (the secrets and `configuration.ON_TOKEN_ERROR`), never the whole event.
+//! `api` object, keeps the isolate's token memory, and exports the Action under the names Auth0
+//! uses. From `event` it reads only `secrets`, `configuration` and `user.user_id` — never the
+//! whole event.
 
-use js_sys::{Object, Promise, Reflect};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Array, Function, JSON, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_futures::{JsFuture, future_to_promise};
 
-use crate::action::{DENY_REASON, ON_TOKEN_ERROR, OnTokenError, Outcome, TokenProvider};
-use crate::host::{ActionCache, CacheEntry, CacheFault, Clock, HttpClient, HttpResponse, Logger};
+use crate::action::{DENY_REASON, Outcome, TokenProvider};
+use crate::host::{
+    ActionCache, CacheEntry, CacheFault, Clock, HttpClient, HttpRequest, HttpResponse, Logger,
+    READ_HEADERS, Rng,
+};
 use crate::log::{Level, LogRecord};
+use crate::management::ManagementClient;
+use crate::post_login::{self, Config, names};
 use crate::secrets::Secrets;
-
-/// Longest wait for the token endpoint. Auth0 recommends under 10 s for outbound calls and gives
-/// the whole trigger 20 s.
-const TOKEN_REQUEST_TIMEOUT_MS: u32 = 10_000;
+use crate::state::TokenState;
 
 #[wasm_bindgen]
 extern "C" {
@@ -25,28 +31,48 @@ extern "C" {
     fn cache(this: &Api) -> JsCache;
     #[wasm_bindgen(method, getter)]
     fn access(this: &Api) -> Access;
+    #[wasm_bindgen(method, getter, js_name = idToken)]
+    fn id_token(this: &Api) -> ClaimSetter;
+    #[wasm_bindgen(method, getter, js_name = accessToken)]
+    fn access_token(this: &Api) -> ClaimSetter;
 
     type JsCache;
     #[wasm_bindgen(method, catch, js_name = get)]
     fn get(this: &JsCache, key: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(method, catch, js_name = set)]
     fn set(this: &JsCache, key: &str, value: &str, options: &Object) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = delete)]
+    fn delete(this: &JsCache, key: &str) -> Result<JsValue, JsValue>;
 
     type Access;
     #[wasm_bindgen(method, catch)]
     fn deny(this: &Access, reason: &str) -> Result<JsValue, JsValue>;
 
+    type ClaimSetter;
+    #[wasm_bindgen(method, catch, js_name = setCustomClaim)]
+    fn set_custom_claim(this: &ClaimSetter, key: &str, value: &JsValue)
+    -> Result<JsValue, JsValue>;
+
     #[wasm_bindgen(js_name = fetch)]
     fn global_fetch(url: &str, init: &Object) -> Promise;
 
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &Function, ms: f64) -> JsValue;
+
     #[wasm_bindgen(js_namespace = AbortSignal, js_name = timeout)]
-    fn abort_signal_timeout(ms: u32) -> JsValue;
+    fn abort_signal_timeout(ms: f64) -> JsValue;
 
     type FetchResponse;
     #[wasm_bindgen(method, getter)]
     fn status(this: &FetchResponse) -> u16;
+    #[wasm_bindgen(method, getter)]
+    fn headers(this: &FetchResponse) -> FetchHeaders;
     #[wasm_bindgen(method)]
     fn text(this: &FetchResponse) -> Promise;
+
+    type FetchHeaders;
+    #[wasm_bindgen(method, js_name = get)]
+    fn get_header(this: &FetchHeaders, name: &str) -> Option<String>;
 
     #[wasm_bindgen(js_namespace = console, js_name = log)]
     fn console_log(line: &str);
@@ -54,6 +80,13 @@ extern "C" {
     fn console_warn(line: &str);
     #[wasm_bindgen(js_namespace = console, js_name = error)]
     fn console_error(line: &str);
+}
+
+thread_local! {
+    /// The isolate's token memory (memory tier, request in flight, cool-down).
+    static STATE: Rc<TokenState> = Rc::new(TokenState::new());
+    /// The background refresh running now, for `pendingWork()`.
+    static BACKGROUND: RefCell<Option<Promise>> = const { RefCell::new(None) };
 }
 
 /// The host as seen from inside one Action call.
@@ -65,33 +98,60 @@ impl Clock for WorkerHost {
     fn now_ms(&self) -> u64 {
         js_sys::Date::now() as u64
     }
+
+    async fn sleep(&self, ms: u64) {
+        let promise = Promise::new(&mut |resolve, _| {
+            set_timeout(&resolve, ms as f64);
+        });
+        let _ = JsFuture::from(promise).await;
+    }
+}
+
+impl Rng for WorkerHost {
+    fn random(&self) -> f64 {
+        js_sys::Math::random()
+    }
 }
 
 impl HttpClient for WorkerHost {
-    async fn post_json(&self, url: &str, body: String) -> Result<HttpResponse, String> {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, String> {
         let headers = Object::new();
-        set(&headers, "content-type", &"application/json".into());
-        set(&headers, "accept", &"application/json".into());
+        put(&headers, "accept", &"application/json".into());
+        if let Some(token) = &request.bearer {
+            put(&headers, "authorization", &format!("Bearer {token}").into());
+        }
         let init = Object::new();
-        set(&init, "method", &"POST".into());
-        set(&init, "headers", &headers);
-        set(&init, "body", &body.into());
-        set(
+        put(&init, "method", &request.method.as_str().into());
+        if let Some(body) = request.json_body {
+            put(&headers, "content-type", &"application/json".into());
+            put(&init, "body", &body.into());
+        }
+        put(&init, "headers", &headers);
+        put(
             &init,
             "signal",
-            &abort_signal_timeout(TOKEN_REQUEST_TIMEOUT_MS),
+            &abort_signal_timeout(request.timeout_ms.max(1) as f64),
         );
-        let response: FetchResponse = JsFuture::from(global_fetch(url, &init))
+        let response: FetchResponse = JsFuture::from(global_fetch(&request.url, &init))
             .await
             .map_err(|e| describe_js_error(&e))?
             .unchecked_into();
         let status = response.status();
+        let fetched = response.headers();
+        let headers = READ_HEADERS
+            .iter()
+            .filter_map(|name| Some(((*name).to_owned(), fetched.get_header(name)?)))
+            .collect();
         let body = JsFuture::from(response.text())
             .await
             .map_err(|e| describe_js_error(&e))?
             .as_string()
             .unwrap_or_default();
-        Ok(HttpResponse { status, body })
+        Ok(HttpResponse {
+            status,
+            body,
+            headers,
+        })
     }
 }
 
@@ -120,7 +180,7 @@ impl ActionCache for WorkerHost {
 
     fn cache_set(&self, key: &str, value: &str, expires_at_ms: u64) -> Result<(), CacheFault> {
         let options = Object::new();
-        set(
+        put(
             &options,
             "expires_at",
             &JsValue::from_f64(expires_at_ms as f64),
@@ -130,33 +190,53 @@ impl ActionCache for WorkerHost {
             .cache()
             .set(key, value, &options)
             .map_err(|e| CacheFault::Failed(describe_js_error(&e)))?;
-        if get(&result, "type").as_string().as_deref() == Some("success") {
-            Ok(())
-        } else {
-            let code = get(&result, "code")
-                .as_string()
-                .unwrap_or_else(|| "FailedToSetCacheRecord".into());
-            Err(CacheFault::Rejected(code))
-        }
+        write_result(&result, "FailedToSetCacheRecord")
+    }
+
+    fn cache_delete(&self, key: &str) -> Result<(), CacheFault> {
+        let result = self
+            .api
+            .cache()
+            .delete(key)
+            .map_err(|e| CacheFault::Failed(describe_js_error(&e)))?;
+        write_result(&result, "FailedToDeleteCacheRecord")
     }
 }
 
 impl Logger for WorkerHost {
     fn log(&self, record: LogRecord) {
-        let line = record.to_json_line();
-        match record.level() {
-            Level::Info => console_log(&line),
-            Level::Warn => console_warn(&line),
-            Level::Error => console_error(&line),
-        }
+        log_line(&record);
+    }
+}
+
+fn log_line(record: &LogRecord) {
+    let line = record.to_json_line();
+    match record.level() {
+        Level::Info => console_log(&line),
+        Level::Warn => console_warn(&line),
+        Level::Error => console_error(&line),
+    }
+}
+
+fn write_result(result: &JsValue, default_code: &str) -> Result<(), CacheFault> {
+    if get(result, "type").as_string().as_deref() == Some("success") {
+        Ok(())
+    } else {
+        let code = get(result, "code")
+            .as_string()
+            .unwrap_or_else(|| default_code.into());
+        Err(CacheFault::Rejected(code))
     }
 }
 
 fn get(target: &JsValue, key: &str) -> JsValue {
+    if target.is_undefined() || target.is_null() {
+        return JsValue::UNDEFINED;
+    }
     Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-fn set(target: &Object, key: &str, value: &JsValue) {
+fn put(target: &Object, key: &str, value: &JsValue) {
     // Defining a property on a fresh plain object cannot fail.
     let _ = Reflect::set(target, &JsValue::from_str(key), value);
 }
@@ -174,60 +254,199 @@ fn describe_js_error(error: &JsValue) -> String {
     }
 }
 
-/// Reads `event.secrets` and `event.configuration.ON_TOKEN_ERROR`.
-fn read_settings(event: &JsValue) -> (crate::Result<Secrets>, Result<OnTokenError, OnTokenError>) {
-    let secrets_object = get(event, "secrets");
-    let secrets = Secrets::from_lookup(|name| get(&secrets_object, name).as_string());
-    let on_error = get(&get(event, "configuration"), ON_TOKEN_ERROR).as_string();
-    (secrets, OnTokenError::parse(on_error.as_deref()))
+/// What one call reads from `event`.
+struct Inputs {
+    secrets: crate::Result<Secrets>,
+    config: Config,
+    user_id: Option<String>,
 }
 
-async fn run(event: &JsValue, api: Api) -> (WorkerHost, Outcome) {
-    let host = WorkerHost { api };
-    let (secrets, on_error) = read_settings(event);
-    let on_error = on_error.unwrap_or_else(|fallback| {
-        host.log(
-            LogRecord::error("config_invalid")
-                .field("setting", ON_TOKEN_ERROR)
-                .field(
-                    "message",
-                    "must be \"continue\" or \"deny\"; applying \"deny\"",
-                ),
-        );
-        fallback
+fn read_inputs(event: &JsValue) -> Inputs {
+    let secrets_object = get(event, "secrets");
+    let secrets = Secrets::from_lookup(|name| get(&secrets_object, name).as_string());
+    let configuration = get(event, "configuration");
+    let config = Config::from_lookup(
+        |name| get(&configuration, name).as_string(),
+        |record| log_line(&record),
+    );
+    let user_id = get(&get(event, "user"), "user_id").as_string();
+    Inputs {
+        secrets,
+        config,
+        user_id,
+    }
+}
+
+/// Starts the background refresh, once per isolate at a time; `pendingWork()` hands its promise
+/// to the runtime for `ctx.waitUntil`.
+fn spawn_refresh(host: Rc<WorkerHost>, state: Rc<TokenState>, inputs: Rc<Inputs>) {
+    if BACKGROUND.with(|b| b.borrow().is_some()) {
+        return;
+    }
+    let promise = future_to_promise(async move {
+        if let Ok(secrets) = &inputs.secrets {
+            TokenProvider::new(&*host, &state)
+                .with_settings(inputs.config.settings)
+                .refresh(secrets)
+                .await;
+        }
+        BACKGROUND.with(|b| b.borrow_mut().take());
+        Ok(JsValue::UNDEFINED)
     });
-    let outcome = TokenProvider::new(&host)
-        .on_execute_post_login(secrets, on_error)
-        .await;
-    (host, outcome)
+    BACKGROUND.with(|b| *b.borrow_mut() = Some(promise));
 }
 
 /// `exports.onExecutePostLogin = async (event, api) => {}`, as Auth0 calls it.
 ///
-/// Makes sure a Management API token is cached for later logins. Resolves to `undefined`; when
-/// no token can be had it logs why and, if `event.configuration.ON_TOKEN_ERROR` is `deny`,
-/// calls `api.access.deny(reason)`. It never rejects for a token or cache problem.
+/// Makes sure a Management API token is at hand (isolate memory, the trigger cache, or one
+/// request shared by concurrent logins), refreshes it in the background when it nears expiry,
+/// and with `ROLES_CLAIM` configured sets the user's role names as that claim on the ID and
+/// access tokens. When no token can be had it logs why and, if `ON_TOKEN_ERROR` is `deny`, calls
+/// `api.access.deny(reason)`. It never rejects for a token, cache or Management API problem.
 #[wasm_bindgen(js_name = onExecutePostLogin)]
 pub async fn on_execute_post_login(event: JsValue, api: Api) -> Result<(), JsValue> {
-    let (host, outcome) = run(&event, api).await;
-    if let Outcome::Deny(_) = outcome {
+    let inputs = Rc::new(read_inputs(&event));
+    let host = Rc::new(WorkerHost { api });
+    let state = STATE.with(Rc::clone);
+    let provider = TokenProvider::new(&*host, &state).with_settings(inputs.config.settings);
+    let effects = post_login::execute(
+        &provider,
+        &inputs.secrets,
+        &inputs.config,
+        inputs.user_id.as_deref(),
+    )
+    .await;
+    if let Some((claim, roles)) = &effects.roles_claim {
+        let value: JsValue = roles.iter().map(JsValue::from).collect::<Array>().into();
+        host.api.id_token().set_custom_claim(claim, &value)?;
+        host.api.access_token().set_custom_claim(claim, &value)?;
+    }
+    if effects.deny {
         host.api.access().deny(DENY_REASON)?;
+    }
+    if effects.refresh_due {
+        spawn_refresh(host, state, inputs);
     }
     Ok(())
 }
 
+/// The background work the Action started (a token refresh), as a promise for the runtime to
+/// pass to `ctx.waitUntil`; `undefined` when there is none.
+#[wasm_bindgen(js_name = pendingWork)]
+pub fn pending_work() -> JsValue {
+    BACKGROUND.with(|b| {
+        b.borrow()
+            .clone()
+            .map(JsValue::from)
+            .unwrap_or(JsValue::UNDEFINED)
+    })
+}
+
 /// For JavaScript code in the same Worker (another Action, the login handler): the Management
-/// API token for these secrets, from the cache or freshly requested. Rejects with an `Error`
-/// whose message says why (never containing a credential) when none can be had.
+/// API token for these secrets, from memory, the cache or a fresh request. Rejects with an
+/// `Error` whose message says why (never containing a credential) when none can be had.
 ///
 /// The token must stay in process: send it only as `Authorization: Bearer` to the Management API.
 #[wasm_bindgen(js_name = getManagementToken)]
 pub async fn get_management_token(event: JsValue, api: Api) -> Result<String, JsError> {
-    let (_, outcome) = run(&event, api).await;
-    match outcome {
-        Outcome::Token(token) => Ok(token.into_access_token()),
+    let inputs = read_inputs(&event);
+    let host = WorkerHost { api };
+    let state = STATE.with(Rc::clone);
+    let provider = TokenProvider::new(&host, &state).with_settings(inputs.config.settings);
+    match provider
+        .on_execute_post_login(inputs.secrets, inputs.config.on_error)
+        .await
+    {
+        Outcome::Token(acquired) => Ok(acquired.token.into_access_token()),
         Outcome::Continue(error) | Outcome::Deny(error) => Err(JsError::new(&error.to_string())),
     }
+}
+
+/// The Auth0 Management API for JavaScript in the same Worker, authenticated with the cached
+/// token: `new ManagementApi(event, api)`, then `getUser(id)`, `updateAppMetadata(id, patch)`,
+/// `getUserRoles(id)`, `getUserPermissions(id)`, each a promise of the API's JSON. A revoked
+/// token is replaced and the call retried once. Rejections carry a message, never a credential.
+#[wasm_bindgen]
+pub struct ManagementApi {
+    host: Rc<WorkerHost>,
+    inputs: Rc<Inputs>,
+}
+
+impl core::fmt::Debug for ManagementApi {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("ManagementApi")
+    }
+}
+
+#[wasm_bindgen]
+impl ManagementApi {
+    /// A client for the secrets in `event` and the trigger cache in `api`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(event: JsValue, api: Api) -> ManagementApi {
+        ManagementApi {
+            host: Rc::new(WorkerHost { api }),
+            inputs: Rc::new(read_inputs(&event)),
+        }
+    }
+
+    fn run<F>(&self, call: F) -> Promise
+    where
+        F: for<'c> AsyncFnOnce(
+                &'c ManagementClient<'c, 'c, WorkerHost>,
+            ) -> crate::Result<serde_json::Value>
+            + 'static,
+    {
+        let host = self.host.clone();
+        let inputs = self.inputs.clone();
+        future_to_promise(async move {
+            let secrets = inputs
+                .secrets
+                .as_ref()
+                .map_err(|e| JsValue::from(JsError::new(&e.to_string())))?;
+            let state = STATE.with(Rc::clone);
+            let provider = TokenProvider::new(&*host, &state).with_settings(inputs.config.settings);
+            let client = ManagementClient::new(&provider, secrets);
+            let value = call(&client)
+                .await
+                .map_err(|e| JsValue::from(JsError::new(&e.to_string())))?;
+            JSON::parse(&value.to_string())
+        })
+    }
+
+    /// `GET /api/v2/users/{id}`.
+    #[wasm_bindgen(js_name = getUser)]
+    pub fn get_user(&self, user_id: String) -> Promise {
+        self.run(async move |client| client.get_user(&user_id).await)
+    }
+
+    /// `PATCH /api/v2/users/{id}` with `{ app_metadata: patch }`.
+    #[wasm_bindgen(js_name = updateAppMetadata)]
+    pub fn update_app_metadata(&self, user_id: String, patch: JsValue) -> Promise {
+        let patch = JSON::stringify(&patch)
+            .ok()
+            .and_then(|s| s.as_string())
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or(serde_json::Value::Null);
+        self.run(async move |client| client.update_app_metadata(&user_id, patch).await)
+    }
+
+    /// `GET /api/v2/users/{id}/roles`.
+    #[wasm_bindgen(js_name = getUserRoles)]
+    pub fn get_user_roles(&self, user_id: String) -> Promise {
+        self.run(async move |client| client.user_roles(&user_id).await.map(Into::into))
+    }
+
+    /// `GET /api/v2/users/{id}/permissions`.
+    #[wasm_bindgen(js_name = getUserPermissions)]
+    pub fn get_user_permissions(&self, user_id: String) -> Promise {
+        self.run(async move |client| client.user_permissions(&user_id).await.map(Into::into))
+    }
+}
+
+/// The configuration names the Action reads, for the runtime's Action registry.
+#[wasm_bindgen(js_name = configurationNames)]
+pub fn configuration_names() -> Array {
+    names::ALL.iter().map(|n| JsValue::from(*n)).collect()
 }
 
 /// Reports panics through `console.error` instead of an opaque `unreachable` trap.

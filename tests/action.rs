@@ -3,59 +3,51 @@
 
 mod support;
 
-use post_login_action::action::{OnTokenError, Outcome, TokenProvider};
+use post_login_action::Error;
+use post_login_action::action::{OnTokenError, Outcome};
 use post_login_action::host::{CacheEntry, CacheFault};
 use post_login_action::policy::CACHE_KEY;
-use post_login_action::secrets::{self, Secrets};
-use post_login_action::{Error, Result};
+use post_login_action::secrets;
+use post_login_action::state::TokenState;
 use serde_json::{Value, json};
 use support::*;
 
-fn secrets_with(overrides: &[(&'static str, &str)]) -> Result<Secrets> {
-    Secrets::from_lookup(|name| {
-        if let Some((_, v)) = overrides.iter().find(|(k, _)| *k == name) {
-            return Some((*v).to_owned());
-        }
-        Some(
-            match name {
-                secrets::DOMAIN => DOMAIN,
-                secrets::CLIENT_ID => CLIENT_ID,
-                secrets::CLIENT_SECRET => CLIENT_SECRET,
-                _ => AUDIENCE,
-            }
-            .to_owned(),
-        )
-    })
-}
-
-fn login(host: &FakeHost, on_error: OnTokenError) -> Outcome {
-    block_on(TokenProvider::new(host).on_execute_post_login(secrets_with(&[]), on_error))
+fn login(host: &FakeHost, state: &TokenState, on_error: OnTokenError) -> Outcome {
+    block_on(provider(host, state).on_execute_post_login(secrets_with(&[]), on_error))
 }
 
 fn token_of(outcome: Outcome) -> String {
     match outcome {
-        Outcome::Token(token) => token.into_access_token(),
+        Outcome::Token(acquired) => acquired.token.into_access_token(),
         other => panic!("expected a token, got {other:?}"),
     }
 }
 
 fn cached(host: &FakeHost) -> Option<CacheEntry> {
-    host.cache.borrow().get(CACHE_KEY).cloned()
+    host.cached()
 }
 
 #[test]
 fn first_login_requests_one_token_and_caches_it_for_86000_seconds() {
     let host = FakeHost::new();
+    let state = TokenState::new();
     let issued = host.answer_token(86_400);
 
-    assert_eq!(token_of(login(&host, OnTokenError::Continue)), issued);
+    assert_eq!(
+        token_of(login(&host, &state, OnTokenError::Continue)),
+        issued
+    );
 
-    let requests = host.requests.borrow();
+    let requests = host.sent.borrow();
     assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].method, "POST");
     assert_eq!(requests[0].url, "https://tenant.eu.auth0.com/oauth/token");
+    assert_eq!(requests[0].bearer, None);
     assert_eq!(
         requests[0].body,
-        json!({"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "audience": AUDIENCE})
+        Some(
+            json!({"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "audience": AUDIENCE})
+        )
     );
     let entry = cached(&host).expect("token cached");
     assert_eq!(entry.expires_at_ms, NOW + 86_000_000);
@@ -68,13 +60,17 @@ fn first_login_requests_one_token_and_caches_it_for_86000_seconds() {
 #[test]
 fn later_logins_reuse_the_cached_token_without_requests() {
     let host = FakeHost::new();
+    let state = TokenState::new();
     let issued = host.answer_token(86_400);
-    login(&host, OnTokenError::Continue);
+    login(&host, &state, OnTokenError::Continue);
     for _ in 0..50 {
         host.advance(60_000);
-        assert_eq!(token_of(login(&host, OnTokenError::Continue)), issued);
+        assert_eq!(
+            token_of(login(&host, &state, OnTokenError::Continue)),
+            issued
+        );
     }
-    assert_eq!(host.request_count(), 1);
+    assert_eq!(host.token_requests(), 1);
     assert_eq!(
         host.events().iter().filter(|e| **e == "cache_hit").count(),
         50
@@ -84,29 +80,34 @@ fn later_logins_reuse_the_cached_token_without_requests() {
 #[test]
 fn short_lived_tokens_are_cached_only_until_their_safety_margin() {
     let host = FakeHost::new();
+    let state = TokenState::new();
     host.answer_token(600);
-    login(&host, OnTokenError::Continue);
+    login(&host, &state, OnTokenError::Continue);
     // 600 s token: a tenth of its life (60 s) is kept as margin.
     assert_eq!(cached(&host).unwrap().expires_at_ms, NOW + 540_000);
 
     host.advance(539_999);
     assert!(matches!(
-        login(&host, OnTokenError::Continue),
+        login(&host, &state, OnTokenError::Continue),
         Outcome::Token(_)
     ));
-    assert_eq!(host.request_count(), 1);
+    assert_eq!(host.token_requests(), 1);
 
     host.advance(1);
     let renewed = host.answer_token(600);
-    assert_eq!(token_of(login(&host, OnTokenError::Continue)), renewed);
-    assert_eq!(host.request_count(), 2);
+    assert_eq!(
+        token_of(login(&host, &state, OnTokenError::Continue)),
+        renewed
+    );
+    assert_eq!(host.token_requests(), 2);
 }
 
 #[test]
 fn a_record_past_its_use_until_is_not_served_even_if_the_cache_still_returns_it() {
     let host = FakeHost::new();
+    let state = TokenState::new();
     host.answer_token(600);
-    login(&host, OnTokenError::Continue);
+    login(&host, &state, OnTokenError::Continue);
     // A cache that keeps records longer than asked (Auth0's default TTL, say).
     host.cache
         .borrow_mut()
@@ -115,8 +116,8 @@ fn a_record_past_its_use_until_is_not_served_even_if_the_cache_still_returns_it(
         .expires_at_ms = u64::MAX;
     host.advance(540_000);
     host.answer_token(600);
-    login(&host, OnTokenError::Continue);
-    assert_eq!(host.request_count(), 2);
+    login(&host, &state, OnTokenError::Continue);
+    assert_eq!(host.token_requests(), 2);
     let miss = host
         .logs
         .borrow()
@@ -136,17 +137,18 @@ fn changing_client_id_audience_or_domain_never_serves_the_old_token() {
         (secrets::DOMAIN, "login.example.com"),
     ] {
         let host = FakeHost::new();
+        let state = TokenState::new();
         let old = host.answer_token(86_400);
-        login(&host, OnTokenError::Continue);
+        login(&host, &state, OnTokenError::Continue);
 
         host.answer_token(86_400);
         let outcome = block_on(
-            TokenProvider::new(&host)
+            provider(&host, &state)
                 .on_execute_post_login(secrets_with(&[(name, value)]), OnTokenError::Continue),
         );
-        assert_eq!(host.request_count(), 2, "{name}");
-        if let Outcome::Token(token) = outcome {
-            assert_ne!(token.access_token(), old, "{name}");
+        assert_eq!(host.token_requests(), 2, "{name}");
+        if let Outcome::Token(acquired) = outcome {
+            assert_ne!(acquired.token.access_token(), old, "{name}");
         }
         let miss = host
             .logs
@@ -164,6 +166,7 @@ fn changing_client_id_audience_or_domain_never_serves_the_old_token() {
 fn corrupt_or_foreign_cache_values_are_misses_and_get_overwritten() {
     for value in ["not json", "{\"token\":\"abc\"}", ""] {
         let host = FakeHost::new();
+        let state = TokenState::new();
         host.cache.borrow_mut().insert(
             CACHE_KEY.into(),
             CacheEntry {
@@ -172,13 +175,16 @@ fn corrupt_or_foreign_cache_values_are_misses_and_get_overwritten() {
             },
         );
         let issued = host.answer_token(86_400);
-        assert_eq!(token_of(login(&host, OnTokenError::Continue)), issued);
+        assert_eq!(
+            token_of(login(&host, &state, OnTokenError::Continue)),
+            issued
+        );
         assert!(cached(&host).unwrap().value.contains("\"v\":1"));
     }
 }
 
-fn assert_failed_without_caching(host: &FakeHost, expected: Error) {
-    match login(host, OnTokenError::Continue) {
+fn assert_failed_without_caching(host: &FakeHost, state: &TokenState, expected: Error) {
+    match login(host, state, OnTokenError::Continue) {
         Outcome::Continue(error) => assert_eq!(error, expected),
         other => panic!("expected Continue, got {other:?}"),
     }
@@ -214,32 +220,34 @@ fn endpoint_refusals_are_logged_with_the_likely_cause_and_nothing_is_cached() {
             r#"{"error":"too_many_requests","error_description":"Global limit has been reached"}"#,
             Some("rate limited by Auth0"),
         ),
-        (
-            500,
-            "<html>oops</html>",
-            Some("Auth0 is failing or unavailable"),
-        ),
     ] {
         let host = FakeHost::new();
+        let state = TokenState::new();
         host.answer(status, body);
         let expected = post_login_action::token::endpoint_error(status, body);
-        assert_failed_without_caching(&host, expected);
+        assert_failed_without_caching(&host, &state, expected);
         let record = host.logs.borrow().last().cloned().unwrap();
         assert_eq!(
             record.get("likely_cause"),
             likely.map(Value::from).as_ref(),
             "{status}"
         );
-        assert_eq!(host.request_count(), 1);
+        assert_eq!(host.token_requests(), 1);
     }
 }
 
 #[test]
 fn transport_failures_and_invalid_tokens_are_errors_and_nothing_is_cached() {
     let host = FakeHost::new();
-    assert_failed_without_caching(&host, Error::Transport("connection refused".into()));
+    let state = TokenState::new();
+    assert_failed_without_caching(
+        &host,
+        &state,
+        Error::Transport("TypeError: fetch failed (connection refused)".into()),
+    );
 
     let host = FakeHost::new();
+    let state = TokenState::new();
     let wrong_aud = jwt(json!({"aud": "https://other/api/v2/", "exp": NOW / 1000 + 3600}));
     host.answer(
         200,
@@ -247,6 +255,7 @@ fn transport_failures_and_invalid_tokens_are_errors_and_nothing_is_cached() {
     );
     assert_failed_without_caching(
         &host,
+        &state,
         Error::InvalidToken(post_login_action::error::TokenProblem::Audience),
     );
     assert!(host.events().contains(&"token_invalid"));
@@ -255,11 +264,15 @@ fn transport_failures_and_invalid_tokens_are_errors_and_nothing_is_cached() {
 #[test]
 fn deny_policy_turns_a_token_failure_into_a_deny() {
     let host = FakeHost::new();
+    let state = TokenState::new();
     host.answer(
         401,
         r#"{"error":"access_denied","error_description":"Unauthorized"}"#,
     );
-    assert!(matches!(login(&host, OnTokenError::Deny), Outcome::Deny(_)));
+    assert!(matches!(
+        login(&host, &state, OnTokenError::Deny),
+        Outcome::Deny(_)
+    ));
     let record = host.logs.borrow().last().cloned().unwrap();
     assert_eq!(record.get("on_token_error"), Some(&json!("deny")));
 }
@@ -267,7 +280,8 @@ fn deny_policy_turns_a_token_failure_into_a_deny() {
 #[test]
 fn invalid_secrets_make_no_request() {
     let host = FakeHost::new();
-    let outcome = block_on(TokenProvider::new(&host).on_execute_post_login(
+    let state = TokenState::new();
+    let outcome = block_on(provider(&host, &state).on_execute_post_login(
         secrets_with(&[(secrets::DOMAIN, "http://tenant.example")]),
         OnTokenError::Deny,
     ));
@@ -278,26 +292,34 @@ fn invalid_secrets_make_no_request() {
             ..
         })
     ));
-    assert_eq!(host.request_count(), 0);
+    assert_eq!(host.token_requests(), 0);
     assert_eq!(host.events(), ["token_error"]);
 }
 
 #[test]
 fn a_cache_read_fault_is_a_miss_and_the_login_still_gets_a_token() {
     let host = FakeHost::new();
+    let state = TokenState::new();
     *host.cache_read_fault.borrow_mut() = Some(CacheFault::Failed("TypeError: boom".into()));
     let issued = host.answer_token(86_400);
-    assert_eq!(token_of(login(&host, OnTokenError::Continue)), issued);
+    assert_eq!(
+        token_of(login(&host, &state, OnTokenError::Continue)),
+        issued
+    );
     assert_eq!(host.events()[0], "cache_read_failed");
 }
 
 #[test]
 fn a_refused_cache_write_is_logged_and_the_token_still_serves_this_login() {
     let host = FakeHost::new();
+    let state = TokenState::new();
     *host.cache_write_fault.borrow_mut() =
         Some(CacheFault::Rejected("CacheValueSizeExceeded".into()));
     let issued = host.answer_token(86_400);
-    assert_eq!(token_of(login(&host, OnTokenError::Continue)), issued);
+    assert_eq!(
+        token_of(login(&host, &state, OnTokenError::Continue)),
+        issued
+    );
     let record = host.logs.borrow().last().cloned().unwrap();
     assert_eq!(record.event(), "cache_write_failed");
     assert_eq!(record.get("error"), Some(&json!("CacheValueSizeExceeded")));
@@ -306,9 +328,10 @@ fn a_refused_cache_write_is_logged_and_the_token_still_serves_this_login() {
 #[test]
 fn token_request_duration_comes_from_the_clock() {
     let host = FakeHost::new();
+    let state = TokenState::new();
     host.latency_ms.set(250);
     host.answer_token(86_400);
-    login(&host, OnTokenError::Continue);
+    login(&host, &state, OnTokenError::Continue);
     let request = host
         .logs
         .borrow()
@@ -323,18 +346,19 @@ fn token_request_duration_comes_from_the_clock() {
 #[test]
 fn no_log_line_contains_the_client_secret_or_a_token() {
     let host = FakeHost::new();
+    let state = TokenState::new();
     let mut tokens = vec![host.answer_token(600)];
-    login(&host, OnTokenError::Continue);
-    login(&host, OnTokenError::Continue);
+    login(&host, &state, OnTokenError::Continue);
+    login(&host, &state, OnTokenError::Continue);
     host.advance(600_000);
     tokens.push(host.answer_token(600));
-    login(&host, OnTokenError::Continue);
+    login(&host, &state, OnTokenError::Continue);
     host.advance(600_000);
     host.answer(
         401,
         r#"{"error":"access_denied","error_description":"Unauthorized"}"#,
     );
-    login(&host, OnTokenError::Deny);
+    login(&host, &state, OnTokenError::Deny);
 
     let lines = host.log_lines();
     assert!(lines.contains("cache_hit"), "the scenario logged a hit");

@@ -36,7 +36,7 @@ function requireString(name, value) {
 
 const error = (code) => ({ type: "error", code });
 
-/** One trigger's cache for one execution. */
+/** One trigger's cache, shared by the executions of one isolate. */
 export class TriggerCache {
   /**
    * @param {object} [options]
@@ -49,7 +49,14 @@ export class TriggerCache {
     /** @type {Map<string, {value: string, expires_at: number}>} */
     this.records = new Map();
     this.dirty = false;
-    const at = now();
+    this.replace(records);
+  }
+
+  /** Replaces every record (a fresh copy from KV); expired or malformed ones are dropped. */
+  replace(records) {
+    this.records.clear();
+    this.dirty = false;
+    const at = this.now();
     for (const [key, record] of records) {
       if (
         typeof key === "string" &&

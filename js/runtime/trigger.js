@@ -18,6 +18,8 @@ export const ACTION_FAILURE_REASON = "Login could not be completed.";
  * @property {(event: object, api: object) => Promise<void> | void} onExecutePostLogin
  * @property {string[]} [secrets] names of Worker variables exposed as `event.secrets`
  * @property {string[]} [configuration] names of Worker variables exposed as `event.configuration`
+ * @property {() => Promise<unknown> | undefined} [pending] background work the Action left running
+ *   (e.g. a token refresh); the handler keeps the Worker alive for it with `ctx.waitUntil`
  */
 
 /**

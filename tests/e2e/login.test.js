@@ -201,7 +201,7 @@ describe("short-lived tokens", () => {
 });
 
 const FAULTS = [
-  { name: "401 wrong secret", fault: { status: 401 }, error: "token_endpoint" },
+  { name: "401 wrong secret", fault: { status: 401 }, error: "token_endpoint", requests: [1, 1] },
   {
     name: "403 missing client grant",
     fault: {
@@ -209,50 +209,65 @@ const FAULTS = [
       body: { error: "access_denied", error_description: 'Client is not authorized to access "x".' },
     },
     error: "token_endpoint",
+    requests: [1, 1],
   },
-  { name: "429 rate limited", fault: { type: "rate_limit", resetInSeconds: 5 }, error: "token_endpoint" },
-  { name: "500 server error", fault: { status: 500 }, error: "token_endpoint" },
-  { name: "invalid JWT", fault: { type: "token", accessToken: "not-a-jwt" }, error: "invalid_token" },
+  // The reset is beyond the 5 s budget: no retry.
+  {
+    name: "429 rate limited",
+    fault: { type: "rate_limit", resetInSeconds: 30 },
+    error: "token_endpoint",
+    requests: [1, 1],
+  },
+  // Retried with backoff inside the budget (at most 4 attempts).
+  { name: "500 server error", fault: { status: 500 }, error: "token_endpoint", requests: [2, 4] },
+  {
+    name: "invalid JWT",
+    fault: { type: "token", accessToken: "not-a-jwt" },
+    error: "invalid_token",
+    requests: [1, 1],
+  },
   {
     name: "wrong audience",
     fault: { type: "token", claims: { aud: "https://elsewhere/api/v2/" } },
     error: "invalid_token",
+    requests: [1, 1],
   },
 ];
 
 for (const policy of ["continue", "deny"]) {
   describe(`token failures with ON_TOKEN_ERROR=${policy}`, () => {
-    const persistTo = tempPersistDir();
-    dirs.push(persistTo);
-    let worker;
-    before(async () => {
-      worker = await startWorker(sim, persistTo, { ON_TOKEN_ERROR: policy });
-    });
-    after(() => stopWorker(worker));
-
-    for (const { name, fault, error } of FAULTS) {
+    for (const { name, fault, error, requests } of FAULTS) {
       test(`${name}: ${policy === "deny" ? "denied" : "not denied"}, nothing cached, error logged`, async () => {
-        resetSim();
-        sim.setFault(fault);
-        const seen = worker.logs().length;
-        const response = await login(worker, loginEvent(`auth0|${policy}`));
-        assert.equal(response.status, 200);
-        assert.equal(response.body.access.denied, policy === "deny");
-        if (policy === "deny") {
-          assert.equal(
-            response.body.access.reason,
-            "Login is temporarily unavailable. Please try again later.",
+        // A fresh isolate each time: the negative cache would otherwise suppress the request.
+        const persistTo = tempPersistDir();
+        dirs.push(persistTo);
+        const worker = await startWorker(sim, persistTo, { ON_TOKEN_ERROR: policy });
+        try {
+          resetSim();
+          sim.setFault(fault);
+          const response = await login(worker, loginEvent(`auth0|${policy}`));
+          assert.equal(response.status, 200);
+          assert.equal(response.body.access.denied, policy === "deny");
+          if (policy === "deny") {
+            assert.equal(
+              response.body.access.reason,
+              "Login is temporarily unavailable. Please try again later.",
+            );
+          }
+          const [least, most] = requests;
+          assert.ok(
+            sim.stats.tokenRequests >= least && sim.stats.tokenRequests <= most,
+            `${sim.stats.tokenRequests} token requests`,
           );
+          const logs = await worker.waitForLogs((r) => r.some((x) => x.event === "token_error"));
+          const failure = logs.find((r) => r.event === "token_error");
+          assert.ok(failure, "token_error logged");
+          assert.equal(failure.error, error);
+          assert.equal(failure.on_token_error, policy);
+          assert.deepEqual(kvList(persistTo), [], "nothing cached");
+        } finally {
+          await stopWorker(worker);
         }
-        assert.equal(sim.stats.tokenRequests, 1);
-        const logs = (
-          await worker.waitForLogs((r) => r.slice(seen).some((x) => x.event === "token_error"))
-        ).slice(seen);
-        const failure = logs.find((r) => r.event === "token_error");
-        assert.ok(failure, "token_error logged");
-        assert.equal(failure.error, error);
-        assert.equal(failure.on_token_error, policy);
-        assert.deepEqual(kvList(persistTo), [], "nothing cached");
       });
     }
   });

@@ -1,18 +1,23 @@
-//! A fake host for the Action: a settable clock, a scripted token endpoint, an in-memory
-//! trigger cache with Auth0's expiry behaviour, and a log recorder.
+//! A fake host for the Action: a settable clock whose `sleep` advances it, scripted randomness,
+//! a scripted tenant (token endpoint and Management API) that can hold requests until released,
+//! an in-memory trigger cache with Auth0's expiry behaviour, and a log recorder.
 #![allow(dead_code)]
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{Pin, pin};
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use base64::Engine as _;
+use post_login_action::action::TokenProvider;
 use post_login_action::host::{
-    ActionCache, CacheEntry, CacheFault, Clock, HttpClient, HttpResponse, Logger,
+    ActionCache, CacheEntry, CacheFault, Clock, HttpClient, HttpRequest, HttpResponse, Logger, Rng,
 };
 use post_login_action::log::LogRecord;
+use post_login_action::secrets::{self, Secrets};
+use post_login_action::state::TokenState;
 use serde_json::{Value, json};
 
 pub const NOW: u64 = 1_700_000_000_000;
@@ -21,42 +26,136 @@ pub const CLIENT_ID: &str = "m2m-client";
 pub const CLIENT_SECRET: &str = "m2m-secret-value-123";
 pub const AUDIENCE: &str = "https://tenant.eu.auth0.com/api/v2/";
 
-/// Drives a future whose every await is ready (the fake host never waits).
+/// Drives a future whose awaits are all ready (nothing is held at the gate).
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     let mut cx = Context::from_waker(Waker::noop());
-    loop {
+    for _ in 0..10_000 {
         if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
             return out;
         }
     }
+    panic!("future did not complete: is a request held at the gate?");
 }
 
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub url: String,
-    pub body: Value,
+/// Polls all `futures` until every one is done. When none can progress, `on_stall` runs (it
+/// should open the gate); a second stall in a row is a deadlock and panics.
+pub fn drive_all<T>(
+    mut futures: Vec<Pin<Box<dyn Future<Output = T> + '_>>>,
+    mut on_stall: impl FnMut(),
+) -> Vec<T> {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut results: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    let mut stalled = false;
+    loop {
+        let mut progressed = false;
+        for (i, future) in futures.iter_mut().enumerate() {
+            if results[i].is_none()
+                && let Poll::Ready(out) = future.as_mut().poll(&mut cx)
+            {
+                results[i] = Some(out);
+                progressed = true;
+            }
+        }
+        if results.iter().all(Option::is_some) {
+            return results.into_iter().map(Option::unwrap).collect();
+        }
+        if progressed {
+            stalled = false;
+            continue;
+        }
+        assert!(!stalled, "deadlock: no future can progress");
+        stalled = true;
+        on_stall();
+    }
 }
 
+/// Holds requests while closed.
 #[derive(Default)]
+pub struct Gate {
+    closed: Cell<bool>,
+}
+
+impl Gate {
+    pub fn close(&self) {
+        self.closed.set(true);
+    }
+    pub fn open(&self) {
+        self.closed.set(false);
+    }
+}
+
+struct GateWait(Rc<Gate>);
+
+impl Future for GateWait {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.0.closed.get() {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    }
+}
+
+/// One request the Action sent.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub method: &'static str,
+    pub url: String,
+    pub bearer: Option<String>,
+    pub body: Option<Value>,
+    pub timeout_ms: u64,
+    pub at: u64,
+}
+
+pub type Answer = Result<HttpResponse, String>;
+
 pub struct FakeHost {
     pub now: Cell<u64>,
-    /// Answers for successive token requests; an empty queue is a transport error.
-    pub answers: RefCell<VecDeque<Result<HttpResponse, String>>>,
-    /// Time the token endpoint takes to answer.
+    /// Successive values of `random()`; 0.5 when empty.
+    pub randoms: RefCell<VecDeque<f64>>,
+    /// Answers of the token endpoint; an empty queue is a transport error.
+    pub token_answers: RefCell<VecDeque<Answer>>,
+    /// Answers of the Management API; an empty queue is a transport error.
+    pub management_answers: RefCell<VecDeque<Answer>>,
+    /// Time each request takes.
     pub latency_ms: Cell<u64>,
-    pub requests: RefCell<Vec<Request>>,
+    pub gate: Rc<Gate>,
+    pub sent: RefCell<Vec<Sent>>,
+    pub sleeps: RefCell<Vec<u64>>,
     pub cache: RefCell<HashMap<String, CacheEntry>>,
+    pub cache_reads: Cell<u32>,
     pub cache_read_fault: RefCell<Option<CacheFault>>,
     pub cache_write_fault: RefCell<Option<CacheFault>>,
     pub logs: RefCell<Vec<LogRecord>>,
+    issued: Cell<u32>,
+}
+
+impl Default for FakeHost {
+    fn default() -> Self {
+        FakeHost {
+            now: Cell::new(NOW),
+            randoms: RefCell::default(),
+            token_answers: RefCell::default(),
+            management_answers: RefCell::default(),
+            latency_ms: Cell::new(0),
+            gate: Rc::default(),
+            sent: RefCell::default(),
+            sleeps: RefCell::default(),
+            cache: RefCell::default(),
+            cache_reads: Cell::new(0),
+            cache_read_fault: RefCell::default(),
+            cache_write_fault: RefCell::default(),
+            logs: RefCell::default(),
+            issued: Cell::new(0),
+        }
+    }
 }
 
 impl FakeHost {
     pub fn new() -> Self {
-        let host = FakeHost::default();
-        host.now.set(NOW);
-        host
+        Self::default()
     }
 
     pub fn advance(&self, ms: u64) {
@@ -64,31 +163,78 @@ impl FakeHost {
     }
 
     pub fn answer(&self, status: u16, body: impl Into<String>) -> &Self {
-        self.answers.borrow_mut().push_back(Ok(HttpResponse {
-            status,
-            body: body.into(),
-        }));
+        self.answer_with(status, body, &[])
+    }
+
+    pub fn answer_with(
+        &self,
+        status: u16,
+        body: impl Into<String>,
+        headers: &[(&str, &str)],
+    ) -> &Self {
+        self.token_answers
+            .borrow_mut()
+            .push_back(Ok(response(status, body, headers)));
         self
     }
 
-    /// A good token response for `AUDIENCE` with `lifetime_s`, as Auth0 sends it.
+    pub fn fail_transport(&self, reason: &str) -> &Self {
+        self.token_answers
+            .borrow_mut()
+            .push_back(Err(reason.to_owned()));
+        self
+    }
+
+    /// Queues a good token response for `AUDIENCE` with `lifetime_s`, issued at the time it is
+    /// queued, and returns the token.
     pub fn answer_token(&self, lifetime_s: u64) -> String {
+        let n = self.issued.get() + 1;
+        self.issued.set(n);
         let token = jwt(json!({
             "iss": format!("https://{DOMAIN}/"),
             "sub": format!("{CLIENT_ID}@clients"),
             "aud": AUDIENCE,
             "iat": self.now.get() / 1000,
             "exp": self.now.get() / 1000 + lifetime_s,
-            "scope": "read:users",
-            "jti": format!("jti-{}", self.requests.borrow().len() + self.answers.borrow().len()),
+            "scope": "read:users read:roles",
+            "jti": format!("jti-{n}"),
         }));
-        let body = json!({"access_token": token, "token_type": "Bearer", "expires_in": lifetime_s, "scope": "read:users"});
+        let body = json!({"access_token": token, "token_type": "Bearer", "expires_in": lifetime_s, "scope": "read:users read:roles"});
         self.answer(200, body.to_string());
         token
     }
 
+    pub fn answer_management(
+        &self,
+        status: u16,
+        body: impl Into<String>,
+        headers: &[(&str, &str)],
+    ) -> &Self {
+        self.management_answers
+            .borrow_mut()
+            .push_back(Ok(response(status, body, headers)));
+        self
+    }
+
     pub fn events(&self) -> Vec<&'static str> {
         self.logs.borrow().iter().map(LogRecord::event).collect()
+    }
+
+    pub fn last(&self, event: &str) -> Option<LogRecord> {
+        self.logs
+            .borrow()
+            .iter()
+            .rev()
+            .find(|r| r.event() == event)
+            .cloned()
+    }
+
+    pub fn count(&self, event: &str) -> usize {
+        self.logs
+            .borrow()
+            .iter()
+            .filter(|r| r.event() == event)
+            .count()
     }
 
     pub fn log_lines(&self) -> String {
@@ -100,8 +246,36 @@ impl FakeHost {
             .join("\n")
     }
 
-    pub fn request_count(&self) -> usize {
-        self.requests.borrow().len()
+    pub fn token_requests(&self) -> usize {
+        self.sent
+            .borrow()
+            .iter()
+            .filter(|s| s.url.ends_with("/oauth/token"))
+            .count()
+    }
+
+    pub fn management_requests(&self) -> Vec<Sent> {
+        self.sent
+            .borrow()
+            .iter()
+            .filter(|s| s.url.contains("/api/v2/"))
+            .cloned()
+            .collect()
+    }
+
+    pub fn cached(&self) -> Option<CacheEntry> {
+        self.cache.borrow().get("M2M").cloned()
+    }
+}
+
+pub fn response(status: u16, body: impl Into<String>, headers: &[(&str, &str)]) -> HttpResponse {
+    HttpResponse {
+        status,
+        body: body.into(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
     }
 }
 
@@ -114,28 +288,86 @@ pub fn jwt(claims: Value) -> String {
     )
 }
 
+/// The default secrets, with `overrides`.
+pub fn secrets_with(overrides: &[(&'static str, &str)]) -> post_login_action::Result<Secrets> {
+    Secrets::from_lookup(|name| {
+        if let Some((_, v)) = overrides.iter().find(|(k, _)| *k == name) {
+            return Some((*v).to_owned());
+        }
+        Some(
+            match name {
+                secrets::DOMAIN => DOMAIN,
+                secrets::CLIENT_ID => CLIENT_ID,
+                secrets::CLIENT_SECRET => CLIENT_SECRET,
+                _ => AUDIENCE,
+            }
+            .to_owned(),
+        )
+    })
+}
+
+pub fn secrets() -> Secrets {
+    secrets_with(&[]).unwrap()
+}
+
+/// A provider over `host` with a fresh isolate memory each call would lose state; keep one
+/// `TokenState` per simulated isolate and build providers from it.
+pub fn provider<'a>(host: &'a FakeHost, state: &'a TokenState) -> TokenProvider<'a, FakeHost> {
+    TokenProvider::new(host, state)
+}
+
 impl Clock for FakeHost {
     fn now_ms(&self) -> u64 {
         self.now.get()
     }
+
+    async fn sleep(&self, ms: u64) {
+        self.sleeps.borrow_mut().push(ms);
+        self.advance(ms);
+    }
+}
+
+impl Rng for FakeHost {
+    fn random(&self) -> f64 {
+        self.randoms.borrow_mut().pop_front().unwrap_or(0.5)
+    }
 }
 
 impl HttpClient for FakeHost {
-    async fn post_json(&self, url: &str, body: String) -> Result<HttpResponse, String> {
-        self.requests.borrow_mut().push(Request {
-            url: url.to_owned(),
-            body: serde_json::from_str(&body).expect("the Action sends JSON"),
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, String> {
+        self.sent.borrow_mut().push(Sent {
+            method: request.method.as_str(),
+            url: request.url.clone(),
+            bearer: request.bearer.clone(),
+            body: request
+                .json_body
+                .as_deref()
+                .map(|b| serde_json::from_str(b).expect("the Action sends JSON")),
+            timeout_ms: request.timeout_ms,
+            at: self.now.get(),
         });
-        self.advance(self.latency_ms.get());
-        self.answers
+        GateWait(self.gate.clone()).await;
+        let latency = self.latency_ms.get();
+        if latency > request.timeout_ms {
+            self.advance(request.timeout_ms);
+            return Err("TimeoutError: The operation was aborted due to timeout".into());
+        }
+        self.advance(latency);
+        let queue = if request.url.ends_with("/oauth/token") {
+            &self.token_answers
+        } else {
+            &self.management_answers
+        };
+        queue
             .borrow_mut()
             .pop_front()
-            .unwrap_or_else(|| Err("connection refused".into()))
+            .unwrap_or_else(|| Err("TypeError: fetch failed (connection refused)".into()))
     }
 }
 
 impl ActionCache for FakeHost {
     fn cache_get(&self, key: &str) -> Result<Option<CacheEntry>, CacheFault> {
+        self.cache_reads.set(self.cache_reads.get() + 1);
         if let Some(fault) = self.cache_read_fault.borrow().clone() {
             return Err(fault);
         }
@@ -160,6 +392,13 @@ impl ActionCache for FakeHost {
             },
         );
         Ok(())
+    }
+
+    fn cache_delete(&self, key: &str) -> Result<(), CacheFault> {
+        match self.cache.borrow_mut().remove(key) {
+            Some(_) => Ok(()),
+            None => Err(CacheFault::Rejected("CacheKeyDoesNotExist".into())),
+        }
     }
 }
 

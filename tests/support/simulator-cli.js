@@ -5,21 +5,27 @@
  *   node tests/support/simulator-cli.js --port 8788 [--host 127.0.0.1]
  *     [--lifetime 86400] [--scope "read:users ..."]
  *     [--client-id X --client-secret Y --audience Z [--audience Z2]]
+ *     [--users users.json]
+ *
+ * `--users` names a JSON file holding an array of users (see `UserSeed` in
+ * simulator.js) that replaces the default Management API user store.
  *
  * Prints exactly one JSON line on stdout once listening, so a parent process
  * can wait for it:
  *
  *   {"simulator":"listening","url":"http://127.0.0.1:8788"}
  *
- * and exits with status 0 on SIGINT/SIGTERM. Stats, faults and the token
- * lifetime are controlled over HTTP via the /__sim/* endpoints.
+ * and exits with status 0 on SIGINT/SIGTERM. Stats, faults, the token
+ * lifetime, token revocation, key rotation, the Management API rate limit and
+ * users are controlled over HTTP via the /__sim/* endpoints.
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { startSimulator } from "./simulator.js";
 
 const USAGE =
   "usage: simulator-cli.js [--port 8788] [--host 127.0.0.1] [--lifetime SECONDS] " +
-  "[--scope SCOPE] [--client-id ID --client-secret SECRET [--audience AUD ...]]";
+  "[--scope SCOPE] [--client-id ID --client-secret SECRET [--audience AUD ...]] [--users FILE.json]";
 
 /** Parse argv into startSimulator options; throws on invalid input. */
 function parseOptions(argv) {
@@ -33,6 +39,7 @@ function parseOptions(argv) {
       "client-id": { type: "string" },
       "client-secret": { type: "string" },
       audience: { type: "string", multiple: true },
+      users: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -45,6 +52,7 @@ function parseOptions(argv) {
   if (values.lifetime !== undefined) {
     options.tokenLifetimeSeconds = parseInteger("--lifetime", values.lifetime);
   }
+  if (values.users !== undefined) options.users = readUsers(values.users);
 
   const clientId = values["client-id"];
   const clientSecret = values["client-secret"];
@@ -60,6 +68,18 @@ function parseOptions(argv) {
     ];
   }
   return options;
+}
+
+/** Read a JSON array of users; startSimulator validates the entries. */
+function readUsers(path) {
+  let users;
+  try {
+    users = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new Error(`--users: cannot read ${path}: ${error.message}`);
+  }
+  if (!Array.isArray(users)) throw new Error("--users: the file must hold a JSON array of users");
+  return users;
 }
 
 function parseInteger(flag, text, min = -Infinity, max = Infinity) {

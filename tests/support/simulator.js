@@ -6,13 +6,19 @@
  *
  * - `POST /oauth/token` (client-credentials grant) issuing RS256 JWTs,
  * - `GET /.well-known/jwks.json` publishing the signing key,
+ * - a slice of the Management API v2 (`GET`/`PATCH /api/v2/users/{id}`,
+ *   `GET /api/v2/users/{id}/roles`, `GET /api/v2/users/{id}/permissions`)
+ *   over an in-memory user store, checking bearer tokens (signature, expiry,
+ *   audience, revocation, scope) and answering with Auth0's error bodies,
  * - `/__sim/*` control endpoints so a separate process (demo, benchmark) can
- *   read stats, inject faults and change the token lifetime.
+ *   read stats, inject faults, change the token lifetime, revoke tokens,
+ *   rotate the signing key, rate-limit the Management API and manage users.
  *
- * Requests are dispatched through a small route table (`ROUTES`), so further
- * tenant endpoints — e.g. Management API routes under `/api/v2/users/...`
- * that check bearer tokens with `verifyToken` — can be added as table entries
- * without touching the server plumbing.
+ * Requests are dispatched through a small route table (`ROUTES`). Entries with
+ * a `management` property are Management API routes: the dispatcher counts
+ * them, applies Management faults and the rate limiter, and checks the bearer
+ * token and the route's scopes before calling the handler, so a further
+ * endpoint is one table entry plus a handler.
  *
  * The simulator never writes secrets or tokens to the console: tests assert
  * that tokens do not leak into logs, and the simulator must not be the leak.
@@ -26,7 +32,10 @@ import {
   SignJWT,
   base64url,
   calculateJwkThumbprint,
+  compactVerify,
   createLocalJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
   exportJWK,
   generateKeyPair,
   jwtVerify,
@@ -45,6 +54,69 @@ const CLIENT_CREDENTIALS = "client_credentials";
 
 /** Fault `type`s understood by {@link Simulator.setFault}. */
 const FAULT_TYPES = new Set(["rate_limit", "delay", "html", "invalid_json", "response", "token", "close"]);
+
+/** Fault `type`s understood by {@link Simulator.setManagementFault} (`token` makes no sense there). */
+const MANAGEMENT_FAULT_TYPES = new Set(["rate_limit", "delay", "html", "invalid_json", "response", "close"]);
+
+/** Paths under this prefix count as Management API calls in the stats. */
+const MANAGEMENT_PREFIX = "/api/v2/";
+
+/** Auth0's Management API answer when a rate limit is hit. */
+const MANAGEMENT_RATE_LIMIT_BODY = {
+  statusCode: 429,
+  error: "Too Many Requests",
+  message: "Global limit has been reached",
+  errorCode: "too_many_requests",
+};
+
+/** `x-ratelimit-limit` sent with `rate_limit` faults. */
+const FAULT_RATE_LIMIT = "30";
+
+/** Default page size of the list endpoints when `page` or `per_page` is given (as Auth0). */
+const DEFAULT_PER_PAGE = 50;
+const MAX_PER_PAGE = 100;
+
+/**
+ * The user store used when the `users` option is omitted: one database user
+ * with two roles and a permission from each.
+ * @type {UserSeed[]}
+ */
+const DEFAULT_USERS = [
+  {
+    user_id: "auth0|user-1",
+    email: "user-1@example.com",
+    email_verified: true,
+    name: "User One",
+    nickname: "user-1",
+    picture: "https://s.gravatar.com/avatar/user-1.png",
+    created_at: "2024-01-01T00:00:00.000Z",
+    updated_at: "2024-01-01T00:00:00.000Z",
+    last_login: "2024-01-01T00:00:00.000Z",
+    logins_count: 1,
+    app_metadata: {},
+    user_metadata: {},
+    roles: [
+      { id: "rol_admin", name: "admin", description: "Administrator" },
+      { id: "rol_editor", name: "editor", description: "Can edit content" },
+    ],
+    permissions: [
+      {
+        permission_name: "read:reports",
+        resource_server_identifier: "https://api.example.com/",
+        resource_server_name: "Example API",
+        description: "Read reports",
+        sources: [{ source_id: "rol_admin", source_name: "admin", source_type: "ROLE" }],
+      },
+      {
+        permission_name: "write:articles",
+        resource_server_identifier: "https://api.example.com/",
+        resource_server_name: "Example API",
+        description: "Write articles",
+        sources: [{ source_id: "rol_editor", source_name: "editor", source_type: "ROLE" }],
+      },
+    ],
+  },
+];
 
 /** Default bodies for `{ status }` faults, modelled on Auth0's error shape. */
 const STATUS_FAULT_BODIES = {
@@ -78,6 +150,46 @@ const STATUS_FAULT_BODIES = {
  * @property {ClientConfig[]} [clients] Registered applications; defaults to
  *   one client `sim-client-id` / `sim-client-secret`.
  * @property {string} [scope] Default granted scope.
+ * @property {UserSeed[]} [users] Initial Management API user store; defaults
+ *   to one user `auth0|user-1` with the roles `admin` (`rol_admin`) and
+ *   `editor` (`rol_editor`). `reset()` restores it.
+ */
+
+/**
+ * A user for the Management API store: an Auth0 user object plus the user's
+ * roles and permissions, which are kept apart (Auth0 does not return them in
+ * the user object). Missing `app_metadata`/`user_metadata` default to `{}`,
+ * `created_at`/`updated_at` to the time the store is built, and `identities`
+ * is derived from a `provider|id` user id. Any other field is kept as given.
+ * @typedef {object} UserSeed
+ * @property {string} user_id
+ * @property {{ id: string, name: string, description?: string }[]} [roles]
+ *   `description` defaults to "".
+ * @property {Permission[]} [permissions]
+ */
+
+/**
+ * An entry of `GET /api/v2/users/{id}/permissions`. `resource_server_name`
+ * defaults to the identifier, `description` to "", `sources` to a direct
+ * assignment `[{ source_id: "", source_name: "", source_type: "DIRECT" }]`.
+ * @typedef {object} Permission
+ * @property {string} permission_name
+ * @property {string} resource_server_identifier
+ * @property {string} [resource_server_name]
+ * @property {string} [description]
+ * @property {{ source_id: string, source_name: string, source_type: string }[]} [sources]
+ */
+
+/**
+ * Token-bucket rate limit on the Management API: `burst` requests at once,
+ * refilled at `perSecond` requests per second. An empty bucket answers 429
+ * with Auth0's body and `x-ratelimit-*` headers (`retry-after` too when
+ * `retryAfter` is true); other Management answers carry the `x-ratelimit-*`
+ * headers while a limit is set.
+ * @typedef {object} ManagementRateLimit
+ * @property {number} burst Bucket size, a positive integer.
+ * @property {number} perSecond Refill rate, a positive number.
+ * @property {boolean} [retryAfter] Send `retry-after` (whole seconds) on 429s.
  */
 
 /**
@@ -86,6 +198,11 @@ const STATUS_FAULT_BODIES = {
  * @property {number} tokensIssued 200 responses that carried an `access_token`.
  * @property {Record<string, number>} byClient Token requests per `client_id`
  *   as sent by the caller (requests without a client id are not listed).
+ * @property {number} managementRequests Every request under `/api/v2/`,
+ *   whatever the outcome (unknown routes, faults and 429s included).
+ * @property {Record<string, number>} managementByStatus Management answers
+ *   per HTTP status, e.g. `{ "200": 3, "401": 1 }` (dropped connections and
+ *   requests whose client went away are not counted).
  */
 
 /**
@@ -111,6 +228,18 @@ const STATUS_FAULT_BODIES = {
  */
 
 /**
+ * Fault injected into the next Management API requests (before the rate
+ * limiter and the bearer check). The forms of {@link Fault} except `token`:
+ * `{ status, body?, headers? }` (default body `{ statusCode, error, message }`,
+ * Auth0's 429 body for 429), `{ type: "rate_limit", resetInSeconds?, retryAfterSeconds? }`
+ * (Auth0's Management 429 body and headers), `{ type: "delay", ms }` (then
+ * answers normally), `{ type: "html" }`, `{ type: "invalid_json" }`,
+ * `{ type: "response", body }` (200 with that body instead of the real answer),
+ * `{ type: "close" }`; each may carry `times` (default: unlimited).
+ * @typedef {Record<string, any>} ManagementFault
+ */
+
+/**
  * @typedef {object} Simulator
  * @property {string} url Base URL, e.g. "http://127.0.0.1:8788" (no trailing slash).
  * @property {number} port
@@ -119,15 +248,38 @@ const STATUS_FAULT_BODIES = {
  * @property {SimulatorStats} stats Live counters (mutated in place).
  * @property {string[]} issuedTokens Every access token handed out.
  * @property {RequestRecord[]} requests Log of `/oauth/token` requests.
- * @property {{ keys: object[] }} jwks The published key set.
+ * @property {{ keys: object[] }} jwks The published key set (the current key
+ *   only; a getter, so it follows `rotateKeys`).
  * @property {(fault: Fault) => void} setFault
  * @property {() => void} clearFault
  * @property {(seconds: number) => void} setTokenLifetime
- * @property {() => void} reset Zero stats, clear logs, fault and lifetime override.
+ * @property {() => void} reset Zero all stats; clear the request log, issued
+ *   tokens, token and Management faults, the lifetime override, the
+ *   Management rate limit and token revocations (revoked tokens become valid
+ *   again); restore the initial user store (users added or changed since are
+ *   lost). The signing key is kept: after `rotateKeys` it stays rotated.
  * @property {(claims: object, header?: object) => Promise<string>} signToken
  *   Sign arbitrary claims (no defaults added) with the simulator key.
  * @property {(token: string, options?: { audience?: string }) => Promise<object>} verifyToken
  *   Verify a token against the simulator key and issuer; resolves to its claims.
+ * @property {(fault: ManagementFault) => void} setManagementFault Throws a
+ *   TypeError for a malformed fault.
+ * @property {() => void} clearManagementFault
+ * @property {(limit: ManagementRateLimit | null) => void} setManagementRateLimit
+ *   Enable (with a full bucket) or, with null, disable the Management rate limiter.
+ * @property {() => number} revokeTokens Reject every token signed so far (by
+ *   `/oauth/token` or `signToken`) with 401 "Invalid token"; later tokens are
+ *   not affected (RS256 is deterministic, so `signToken` with the very same
+ *   claims reproduces a revoked token). Returns how many distinct tokens have
+ *   been signed so far.
+ * @property {() => Promise<string>} rotateKeys Replace the signing key; the
+ *   JWKS then publishes only the new key and tokens signed with the old one
+ *   fail the signature check. Resolves to the new `kid`.
+ * @property {(user: UserSeed) => object} addUser Add (or replace, by
+ *   `user_id`) a user; returns the stored user object. Throws a TypeError for
+ *   an invalid user.
+ * @property {(id: string) => object | undefined} getUser The stored user
+ *   object (live: later PATCHes show through), without roles/permissions.
  * @property {() => Promise<void>} close Stop listening and drop open connections.
  */
 
@@ -144,11 +296,13 @@ export async function startSimulator(options = {}) {
     tokenLifetimeSeconds = DEFAULT_LIFETIME_SECONDS,
     clients,
     scope = DEFAULT_SCOPE,
+    users = DEFAULT_USERS,
   } = options;
   assertLifetime(tokenLifetimeSeconds);
   // Validate before listening so a bad option never leaves a server running.
   const clientConfigs = clients ?? [{ clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET }];
   validateClients(clientConfigs);
+  const userSeed = buildUserStore(users);
 
   const keys = await createSigningKey();
 
@@ -161,11 +315,30 @@ export async function startSimulator(options = {}) {
     clients: new Map(),
     defaultLifetimeSeconds: tokenLifetimeSeconds,
     tokenLifetimeSeconds,
-    stats: { tokenRequests: 0, tokensIssued: 0, byClient: {} },
+    stats: {
+      tokenRequests: 0,
+      tokensIssued: 0,
+      byClient: {},
+      managementRequests: 0,
+      managementByStatus: {},
+    },
     requests: [],
     issuedTokens: [],
     /** @type {{ spec: Fault, remaining: number } | null} */
     fault: null,
+    /** @type {{ spec: ManagementFault, remaining: number } | null} */
+    managementFault: null,
+    /** @type {(ManagementRateLimit & { tokens: number, updatedAt: number }) | null} */
+    rateLimit: null,
+    /** The initial user store, copied into `users` at start and on reset. */
+    userSeed,
+    /** @type {Map<string, { profile: object, roles: object[], permissions: object[] }>} */
+    users: structuredClone(userSeed),
+    // Revocation: every signed token gets a sequence number; tokens numbered
+    // below `revokedBelow` are revoked.
+    /** @type {Map<string, number>} */
+    signedTokens: new Map(),
+    revokedBelow: 0,
     keys,
     // Aborted on close() so pending delay faults do not hold the process open.
     shutdown: new AbortController(),
@@ -202,7 +375,9 @@ export async function startSimulator(options = {}) {
     stats: state.stats,
     issuedTokens: state.issuedTokens,
     requests: state.requests,
-    jwks: keys.jwks,
+    get jwks() {
+      return state.keys.jwks;
+    },
     setFault: (fault) => setFault(state, fault),
     clearFault: () => {
       state.fault = null;
@@ -214,13 +389,22 @@ export async function startSimulator(options = {}) {
     reset: () => resetState(state),
     signToken: (claims, header) => signJwt(state, claims, header),
     verifyToken: async (token, { audience } = {}) => {
-      const { payload } = await jwtVerify(token, keys.localJwks, {
+      const { payload } = await jwtVerify(token, state.keys.localJwks, {
         issuer: state.issuer,
         audience,
         algorithms: [SIGNING_ALG],
       });
       return payload;
     },
+    setManagementFault: (fault) => setManagementFault(state, fault),
+    clearManagementFault: () => {
+      state.managementFault = null;
+    },
+    setManagementRateLimit: (limit) => setManagementRateLimit(state, limit),
+    revokeTokens: () => revokeTokens(state),
+    rotateKeys: () => rotateKeys(state),
+    addUser: (user) => addUser(state, user),
+    getUser: (id) => state.users.get(id)?.profile,
     close: () => {
       closing ??= new Promise((resolve, reject) => {
         state.shutdown.abort();
@@ -239,18 +423,66 @@ export async function startSimulator(options = {}) {
 // ---------------------------------------------------------------------------
 
 /**
- * Route table. `path` is an exact pathname or a RegExp whose named groups
- * become `ctx.params`. Handlers receive `(ctx, state)` and return a reply
- * (see `send`) or null when nothing must be sent.
+ * A route table entry.
+ * @typedef {object} Route
+ * @property {string} method
+ * @property {string | RegExp} path An exact pathname, or a RegExp whose named
+ *   groups become `ctx.params` (still URL-encoded).
+ * @property {(ctx: object, state: object) => any} handler Receives
+ *   `(ctx, state)` and returns (or resolves to) a reply (see `send`), or null
+ *   when nothing must be sent.
+ * @property {{ scopes: string[] }} [management] Marks a Management API route:
+ *   before the handler runs, Management faults and the rate limiter apply and
+ *   the bearer token must be valid and grant every one of `scopes`; the
+ *   handler then finds the token's claims in `ctx.claims`.
  */
+
+/** Matches `/api/v2/users/{id}` followed by `suffix`; `{id}` is URL-encoded. */
+const userPath = (suffix = "") => new RegExp(`^/api/v2/users/(?<id>[^/]+)${suffix}$`);
+
+/** @type {Route[]} */
 const ROUTES = [
   { method: "POST", path: "/oauth/token", handler: handleTokenRequest },
   { method: "GET", path: "/.well-known/jwks.json", handler: handleJwks },
+  // Management API v2
+  {
+    method: "GET",
+    path: userPath(),
+    management: { scopes: ["read:users"] },
+    handler: handleGetUser,
+  },
+  {
+    method: "PATCH",
+    path: userPath(),
+    management: { scopes: ["update:users"] },
+    handler: handlePatchUser,
+  },
+  {
+    method: "GET",
+    path: userPath("/roles"),
+    management: { scopes: ["read:users", "read:roles"] },
+    handler: handleGetUserRoles,
+  },
+  {
+    method: "GET",
+    path: userPath("/permissions"),
+    management: { scopes: ["read:users"] },
+    handler: handleGetUserPermissions,
+  },
+  // Control endpoints
   { method: "GET", path: "/__sim/stats", handler: handleGetStats },
   { method: "POST", path: "/__sim/reset", handler: handleReset },
   { method: "POST", path: "/__sim/fault", handler: handleSetFault },
   { method: "DELETE", path: "/__sim/fault", handler: handleClearFault },
   { method: "POST", path: "/__sim/lifetime", handler: handleSetLifetime },
+  { method: "POST", path: "/__sim/revoke", handler: handleRevoke },
+  { method: "POST", path: "/__sim/rotate-keys", handler: handleRotateKeys },
+  { method: "POST", path: "/__sim/management-fault", handler: handleSetManagementFault },
+  { method: "DELETE", path: "/__sim/management-fault", handler: handleClearManagementFault },
+  { method: "POST", path: "/__sim/management-rate-limit", handler: handleSetRateLimit },
+  { method: "DELETE", path: "/__sim/management-rate-limit", handler: handleClearRateLimit },
+  { method: "POST", path: "/__sim/users", handler: handleAddUser },
+  { method: "GET", path: /^\/__sim\/users\/(?<id>[^/]+)$/, handler: handleControlGetUser },
 ];
 
 function matchRoute(method, pathname) {
@@ -268,14 +500,24 @@ function matchRoute(method, pathname) {
 
 async function handleRequest(state, req, res) {
   const url = new URL(req.url ?? "/", "http://simulator.invalid");
+  const isManagement = url.pathname.startsWith(MANAGEMENT_PREFIX);
+  if (isManagement) state.stats.managementRequests += 1;
   const match = matchRoute(req.method, url.pathname);
+  let reply;
   if (!match) {
-    send(res, jsonReply(404, { error: "not_found" }));
-    return;
+    reply = jsonReply(404, { error: "not_found" });
+  } else {
+    const ctx = { req, res, url, params: match.params };
+    reply = match.route.management
+      ? await handleManagementRequest(ctx, state, match.route)
+      : await match.route.handler(ctx, state);
   }
-  const ctx = { req, res, url, params: match.params };
-  const reply = await match.route.handler(ctx, state);
-  if (reply) send(res, reply);
+  if (!reply) return;
+  if (isManagement && !reply.destroy && !res.destroyed) {
+    const { managementByStatus } = state.stats;
+    managementByStatus[reply.status] = (managementByStatus[reply.status] ?? 0) + 1;
+  }
+  send(res, reply);
 }
 
 // ---------------------------------------------------------------------------
@@ -432,7 +674,7 @@ function takeFault(state) {
 }
 
 /** Throws a TypeError describing the first problem with `fault`. */
-function validateFault(fault) {
+function validateFault(fault, types = FAULT_TYPES) {
   if (!isPlainObject(fault)) throw new TypeError("fault must be an object");
   const { times } = fault;
   if (times !== undefined && !(Number.isInteger(times) && times > 0)) {
@@ -449,7 +691,7 @@ function validateFault(fault) {
     assertHeaders(headers);
     return;
   }
-  if (!FAULT_TYPES.has(fault.type)) {
+  if (!types.has(fault.type)) {
     throw new TypeError(`unknown fault type: ${fault.type}`);
   }
   switch (fault.type) {
@@ -493,11 +735,25 @@ function validateFault(fault) {
   }
 }
 
+/**
+ * How fault replies look on an endpoint family: `statusBody(status)` is the
+ * default body of `{ status }` and `rate_limit` faults, `truncatedJson` the
+ * body of `invalid_json` faults.
+ */
+const TOKEN_FAULT_STYLE = {
+  statusBody: (status) => STATUS_FAULT_BODIES[status] ?? defaultStatusBody(status),
+  truncatedJson: '{"access_token": "abc"',
+};
+const MANAGEMENT_FAULT_STYLE = {
+  statusBody: (status) => managementError(status).json,
+  truncatedJson: '{"user_id": "auth0|',
+};
+
 /** Reply for faults that replace the normal answer entirely. */
-function faultReply(fault) {
+function faultReply(fault, style = TOKEN_FAULT_STYLE) {
   switch (fault.type) {
     case undefined: {
-      const body = fault.body ?? STATUS_FAULT_BODIES[fault.status] ?? defaultStatusBody(fault.status);
+      const body = fault.body ?? style.statusBody(fault.status);
       return typeof body === "string"
         ? textReply(fault.status, body, "text/plain; charset=utf-8", fault.headers)
         : jsonReply(fault.status, body, fault.headers);
@@ -505,19 +761,19 @@ function faultReply(fault) {
     case "rate_limit": {
       const resetAt = Math.floor(Date.now() / 1000) + (fault.resetInSeconds ?? 10);
       const headers = {
-        "x-ratelimit-limit": "30",
+        "x-ratelimit-limit": FAULT_RATE_LIMIT,
         "x-ratelimit-remaining": "0",
         "x-ratelimit-reset": String(resetAt),
       };
       if (fault.retryAfterSeconds !== undefined) {
         headers["retry-after"] = String(fault.retryAfterSeconds);
       }
-      return jsonReply(429, STATUS_FAULT_BODIES[429], headers);
+      return jsonReply(429, style.statusBody(429), headers);
     }
     case "html":
       return textReply(200, "<html><body>Bad gateway</body></html>", "text/html; charset=utf-8");
     case "invalid_json":
-      return textReply(200, '{"access_token": "abc"', "application/json");
+      return textReply(200, style.truncatedJson, "application/json");
     case "response":
       return jsonReply(200, fault.body);
     case "close":
@@ -553,6 +809,392 @@ async function waitUnlessGone(res, ms, shutdownSignal) {
 }
 
 // ---------------------------------------------------------------------------
+// Management API v2 (/api/v2/*)
+// ---------------------------------------------------------------------------
+
+/**
+ * Run a Management route: consume a Management fault, take a rate-limit
+ * token, check the bearer token and scopes, then call the route's handler
+ * with `ctx.claims` set. Rate-limit headers are added to every answer while
+ * a limit is set.
+ */
+async function handleManagementRequest(ctx, state, route) {
+  const fault = takeManagementFault(state);
+  if (fault?.type === "delay") {
+    const completed = await waitUnlessGone(ctx.res, fault.ms, state.shutdown.signal);
+    if (!completed) return null;
+  } else if (fault) {
+    return faultReply(fault, MANAGEMENT_FAULT_STYLE);
+  }
+
+  const limit = takeRateLimitToken(state);
+  if (limit.limited) return jsonReply(429, MANAGEMENT_RATE_LIMIT_BODY, limit.headers);
+
+  const auth = await authenticate(state, ctx.req, route.management.scopes);
+  const reply = auth.reply ?? (await route.handler({ ...ctx, claims: auth.claims }, state));
+  if (reply && !reply.destroy && limit.headers) {
+    reply.headers = { ...limit.headers, ...reply.headers };
+  }
+  return reply;
+}
+
+/**
+ * Check the request's bearer token like the Management API, in this order:
+ * a `Bearer <JWT>` header (else 401 "Missing authentication"), the signature
+ * against the current key (an unknown kid, e.g. after `rotateKeys`, or a
+ * non-RS256 alg also fail), expiry, audience (`managementAudience`, a string
+ * or an array containing it), issuer, revocation, and finally the scopes
+ * (403). Resolves to `{ claims }` or `{ reply }`.
+ */
+async function authenticate(state, req, scopes) {
+  const header = req.headers.authorization;
+  const match = typeof header === "string" ? /^Bearer +(\S+) *$/i.exec(header) : null;
+  const token = match?.[1];
+  // Anything that is not a decodable JWT counts as missing credentials.
+  if (!token || !isDecodableJwt(token)) {
+    return { reply: managementError(401, "Missing authentication") };
+  }
+
+  let claims;
+  try {
+    ({ payload: claims } = await jwtVerifySignatureOnly(state, token));
+  } catch {
+    return { reply: tokenError("Invalid signature received for JSON Web Token validation") };
+  }
+
+  const now = Math.floor(Date.now() / 1000);
+  if (typeof claims.exp === "number" && claims.exp <= now) {
+    return { reply: tokenError("Expired token received for JSON Web Token validation") };
+  }
+  const audiences = [claims.aud].flat().filter((aud) => typeof aud === "string");
+  if (!audiences.includes(state.managementAudience)) {
+    return { reply: tokenError(`Bad audience: ${audiences.join(" ")}`) };
+  }
+  if (claims.iss !== state.issuer) return { reply: tokenError("Invalid token") };
+  const sequence = state.signedTokens.get(token);
+  if (sequence !== undefined && sequence < state.revokedBelow) {
+    return { reply: tokenError("Invalid token") };
+  }
+
+  const granted = new Set(typeof claims.scope === "string" ? claims.scope.split(" ") : []);
+  const missing = scopes.filter((scope) => !granted.has(scope));
+  if (missing.length > 0) {
+    return {
+      reply: managementError(403, `Insufficient scope, expected any of: ${missing.join(",")}`, {
+        errorCode: "insufficient_scope",
+      }),
+    };
+  }
+  return { claims };
+}
+
+function isDecodableJwt(token) {
+  try {
+    decodeProtectedHeader(token);
+    decodeJwt(token);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Verify only the signature (RS256, current key); claims are checked by the caller. */
+async function jwtVerifySignatureOnly(state, token) {
+  const { payload } = await compactVerify(token, state.keys.localJwks, { algorithms: [SIGNING_ALG] });
+  return { payload: JSON.parse(new TextDecoder().decode(payload)) };
+}
+
+/** A 401 for a token that failed validation; Auth0 repeats the message in `attributes`. */
+function tokenError(message) {
+  return managementError(401, message, { attributes: { error: message } });
+}
+
+/** An Auth0 Management API error reply: `{ statusCode, error, message, ...extra }`. */
+function managementError(status, message, extra) {
+  if (status === 429 && message === undefined) return jsonReply(429, MANAGEMENT_RATE_LIMIT_BODY);
+  const error = http.STATUS_CODES[status] ?? "Error";
+  return jsonReply(status, { statusCode: status, error, message: message ?? error, ...extra });
+}
+
+function notFoundUser() {
+  return managementError(404, "The user does not exist.", { errorCode: "inexistent_user" });
+}
+
+/** A `Payload validation error` 400, as Auth0 answers for a bad PATCH body. */
+function invalidBody(detail) {
+  return managementError(400, `Payload validation error: ${detail}`, { errorCode: "invalid_body" });
+}
+
+/** The user addressed by the `{id}` path parameter, or undefined. */
+function findUser(ctx, state) {
+  return state.users.get(decodeParam(ctx.params.id));
+}
+
+/** URL-decode a path parameter; an undecodable one matches nothing. */
+function decodeParam(value) {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `GET /api/v2/users/{id}`, honouring `fields` and `include_fields`. */
+function handleGetUser(ctx, state) {
+  const record = findUser(ctx, state);
+  if (!record) return notFoundUser();
+  const fields = (ctx.url.searchParams.get("fields") ?? "")
+    .split(",")
+    .map((field) => field.trim())
+    .filter(Boolean);
+  if (fields.length === 0) return jsonReply(200, record.profile);
+  const include = ctx.url.searchParams.get("include_fields") !== "false";
+  const selected = Object.entries(record.profile).filter(([name]) => fields.includes(name) === include);
+  return jsonReply(200, Object.fromEntries(selected));
+}
+
+/** Properties a PATCH may change (only metadata in this simulator). */
+const PATCHABLE = ["app_metadata", "user_metadata"];
+
+/**
+ * `PATCH /api/v2/users/{id}` with `app_metadata` and/or `user_metadata`:
+ * top-level keys are merged into the stored metadata, a key set to null is
+ * deleted, and an empty object clears the metadata (Auth0's semantics).
+ * Other properties are rejected with Auth0's payload validation error.
+ */
+async function handlePatchUser(ctx, state) {
+  const raw = await readBody(ctx.req, MAX_BODY_BYTES);
+  if (raw.aborted) return null;
+  if (raw.tooLarge) {
+    return managementError(413, `Payload content length greater than maximum allowed: ${MAX_BODY_BYTES}`);
+  }
+  let body;
+  try {
+    body = JSON.parse(raw.text);
+  } catch {
+    return managementError(400, "Invalid request payload JSON format");
+  }
+  if (!isPlainObject(body)) return invalidBody(`'Expected type object but found type ${jsonType(body)}'.`);
+  const names = Object.keys(body);
+  if (names.length === 0) return invalidBody("'Too few properties defined (0), minimum 1'.");
+  const extra = names.filter((name) => !PATCHABLE.includes(name));
+  if (extra.length > 0) return invalidBody(`'Additional properties not allowed: ${extra.join(",")}'.`);
+  for (const name of names) {
+    if (!isPlainObject(body[name])) {
+      return invalidBody(
+        `'Expected type object but found type ${jsonType(body[name])}' on property ${name}.`,
+      );
+    }
+  }
+
+  const record = findUser(ctx, state);
+  if (!record) return notFoundUser();
+  const { profile } = record;
+  for (const name of names) profile[name] = mergeMetadata(profile[name], body[name]);
+  profile.updated_at = new Date().toISOString();
+  return jsonReply(200, profile);
+}
+
+/** Auth0's metadata merge: `{}` clears, top-level keys replace, null deletes. */
+function mergeMetadata(current, patch) {
+  const patchEntries = Object.entries(patch);
+  if (patchEntries.length === 0) return {};
+  // A Map and fromEntries keep keys such as "__proto__" as plain own properties.
+  const merged = new Map(Object.entries(isPlainObject(current) ? current : {}));
+  for (const [key, value] of patchEntries) {
+    if (value === null) merged.delete(key);
+    else merged.set(key, value);
+  }
+  return Object.fromEntries(merged);
+}
+
+function jsonType(value) {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  return typeof value;
+}
+
+/** `GET /api/v2/users/{id}/roles` (paginated with `page`, `per_page`, `include_totals`). */
+function handleGetUserRoles(ctx, state) {
+  const record = findUser(ctx, state);
+  if (!record) return notFoundUser();
+  return jsonReply(200, paginate(record.roles, ctx.url.searchParams, "roles"));
+}
+
+/** `GET /api/v2/users/{id}/permissions` (paginated like the roles). */
+function handleGetUserPermissions(ctx, state) {
+  const record = findUser(ctx, state);
+  if (!record) return notFoundUser();
+  return jsonReply(200, paginate(record.permissions, ctx.url.searchParams, "permissions"));
+}
+
+/**
+ * Auth0-style pagination: without `page`/`per_page` everything is returned;
+ * otherwise page `page` (0-based) of `per_page` (default 50, at most 100).
+ * `include_totals=true` wraps the list as `{ [key]: [...], start, limit, total }`.
+ */
+function paginate(items, params, key) {
+  const paged = params.has("page") || params.has("per_page");
+  const perPage = paged
+    ? Math.min(MAX_PER_PAGE, Math.max(1, parseInt(params.get("per_page") ?? "", 10) || DEFAULT_PER_PAGE))
+    : items.length;
+  const page = paged ? Math.max(0, parseInt(params.get("page") ?? "", 10) || 0) : 0;
+  const start = page * perPage;
+  const slice = paged ? items.slice(start, start + perPage) : items;
+  if (params.get("include_totals") !== "true") return slice;
+  return { [key]: slice, start, limit: perPage, total: items.length };
+}
+
+// ---------------------------------------------------------------------------
+// Management faults and rate limit
+// ---------------------------------------------------------------------------
+
+function setManagementFault(state, fault) {
+  validateFault(fault, MANAGEMENT_FAULT_TYPES);
+  const { times, ...spec } = fault;
+  state.managementFault = { spec, remaining: times ?? Infinity };
+}
+
+function takeManagementFault(state) {
+  if (!state.managementFault) return null;
+  const { spec } = state.managementFault;
+  state.managementFault.remaining -= 1;
+  if (state.managementFault.remaining <= 0) state.managementFault = null;
+  return spec;
+}
+
+function setManagementRateLimit(state, limit) {
+  if (limit === null) {
+    state.rateLimit = null;
+    return;
+  }
+  if (!isPlainObject(limit)) throw new TypeError("rate limit must be an object or null");
+  const { burst, perSecond, retryAfter = false } = limit;
+  if (!(Number.isInteger(burst) && burst > 0)) {
+    throw new TypeError("rate limit burst must be a positive integer");
+  }
+  if (!(Number.isFinite(perSecond) && perSecond > 0)) {
+    throw new TypeError("rate limit perSecond must be a positive number");
+  }
+  if (typeof retryAfter !== "boolean") throw new TypeError("rate limit retryAfter must be a boolean");
+  state.rateLimit = { burst, perSecond, retryAfter, tokens: burst, updatedAt: Date.now() };
+}
+
+/**
+ * Take a token from the bucket. Resolves to `{ limited, headers }`; headers
+ * is undefined while no limit is set. `x-ratelimit-reset` is when the next
+ * request will be let through (for a 429) or when the bucket is full again.
+ */
+function takeRateLimitToken(state) {
+  const limit = state.rateLimit;
+  if (!limit) return { limited: false };
+  const now = Date.now();
+  limit.tokens = Math.min(limit.burst, limit.tokens + ((now - limit.updatedAt) / 1000) * limit.perSecond);
+  limit.updatedAt = now;
+  const limited = limit.tokens < 1;
+  if (!limited) limit.tokens -= 1;
+  const secondsUntil = (tokens) => Math.max(0, tokens - limit.tokens) / limit.perSecond;
+  const waitSeconds = limited ? secondsUntil(1) : secondsUntil(limit.burst);
+  const headers = {
+    "x-ratelimit-limit": String(limit.burst),
+    "x-ratelimit-remaining": String(Math.floor(limit.tokens)),
+    "x-ratelimit-reset": String(Math.ceil(now / 1000 + waitSeconds)),
+  };
+  if (limited && limit.retryAfter) headers["retry-after"] = String(Math.ceil(waitSeconds));
+  return { limited, headers };
+}
+
+// ---------------------------------------------------------------------------
+// User store
+// ---------------------------------------------------------------------------
+
+/** Build the store from seed users; throws a TypeError for an invalid seed. */
+function buildUserStore(users) {
+  if (!Array.isArray(users)) throw new TypeError("users must be an array");
+  const store = new Map();
+  for (const user of users) {
+    const record = normalizeUser(user);
+    if (store.has(record.profile.user_id)) {
+      throw new TypeError(`duplicate user_id ${record.profile.user_id}`);
+    }
+    store.set(record.profile.user_id, record);
+  }
+  return store;
+}
+
+function addUser(state, user) {
+  const record = normalizeUser(user);
+  state.users.set(record.profile.user_id, record);
+  return record.profile;
+}
+
+/** Copy a {@link UserSeed} into `{ profile, roles, permissions }`, filling defaults. */
+function normalizeUser(user) {
+  if (!isPlainObject(user)) throw new TypeError("user must be an object");
+  const { roles = [], permissions = [], ...fields } = structuredClone(user);
+  if (typeof fields.user_id !== "string" || fields.user_id === "") {
+    throw new TypeError("each user needs a non-empty user_id");
+  }
+  for (const name of PATCHABLE) {
+    if (fields[name] !== undefined && !isPlainObject(fields[name])) {
+      throw new TypeError(`user ${fields.user_id}: ${name} must be an object`);
+    }
+  }
+  if (!Array.isArray(roles) || !roles.every((r) => typeof r?.id === "string" && typeof r.name === "string")) {
+    throw new TypeError(`user ${fields.user_id}: roles must be an array of { id, name, description? }`);
+  }
+  if (
+    !Array.isArray(permissions) ||
+    !permissions.every(
+      (p) => typeof p?.permission_name === "string" && typeof p.resource_server_identifier === "string",
+    )
+  ) {
+    throw new TypeError(
+      `user ${fields.user_id}: permissions must be an array of { permission_name, resource_server_identifier, ... }`,
+    );
+  }
+
+  const now = new Date().toISOString();
+  const identities = deriveIdentities(fields.user_id);
+  const profile = {
+    user_id: fields.user_id,
+    created_at: now,
+    updated_at: now,
+    ...(identities && { identities }),
+    ...fields,
+    app_metadata: fields.app_metadata ?? {},
+    user_metadata: fields.user_metadata ?? {},
+  };
+  return {
+    profile,
+    roles: roles.map(({ id, name, description = "" }) => ({ id, name, description })),
+    permissions: permissions.map((p) => ({
+      permission_name: p.permission_name,
+      description: p.description ?? "",
+      resource_server_name: p.resource_server_name ?? p.resource_server_identifier,
+      resource_server_identifier: p.resource_server_identifier,
+      sources: p.sources ?? [{ source_id: "", source_name: "", source_type: "DIRECT" }],
+    })),
+  };
+}
+
+/** `[{ provider, user_id, connection, isSocial }]` for a `provider|id` user id. */
+function deriveIdentities(userId) {
+  const separator = userId.indexOf("|");
+  if (separator <= 0) return undefined;
+  const provider = userId.slice(0, separator);
+  const isDatabase = provider === "auth0";
+  return [
+    {
+      connection: isDatabase ? "Username-Password-Authentication" : provider,
+      provider,
+      user_id: userId.slice(separator + 1),
+      isSocial: !isDatabase,
+    },
+  ];
+}
+
+// ---------------------------------------------------------------------------
 // JWKS and signing
 // ---------------------------------------------------------------------------
 
@@ -585,10 +1227,27 @@ async function signJwt(state, claims, header = {}) {
     ...rest,
   };
   const jwt = await new SignJWT(claims).setProtectedHeader(protectedHeader).sign(state.keys.privateKey);
-  if (alg === undefined || alg === SIGNING_ALG) return jwt;
-  const [, payload, signature] = jwt.split(".");
-  const forged = base64url.encode(JSON.stringify({ ...protectedHeader, alg }));
-  return `${forged}.${payload}.${signature}`;
+  let token = jwt;
+  if (alg !== undefined && alg !== SIGNING_ALG) {
+    const [, payload, signature] = jwt.split(".");
+    const forged = base64url.encode(JSON.stringify({ ...protectedHeader, alg }));
+    token = `${forged}.${payload}.${signature}`;
+  }
+  // Numbered for revokeTokens(); identical tokens keep their first number.
+  if (!state.signedTokens.has(token)) state.signedTokens.set(token, state.signedTokens.size);
+  return token;
+}
+
+/** Revoke every token signed so far; returns how many that is. */
+function revokeTokens(state) {
+  state.revokedBelow = state.signedTokens.size;
+  return state.revokedBelow;
+}
+
+/** Replace the signing key (and the published JWKS); resolves to the new kid. */
+async function rotateKeys(state) {
+  state.keys = await createSigningKey();
+  return state.keys.kid;
 }
 
 // ---------------------------------------------------------------------------
@@ -596,11 +1255,13 @@ async function signJwt(state, claims, header = {}) {
 // ---------------------------------------------------------------------------
 
 function handleGetStats(_ctx, state) {
-  const { tokenRequests, tokensIssued, byClient } = state.stats;
+  const { tokenRequests, tokensIssued, byClient, managementRequests, managementByStatus } = state.stats;
   return jsonReply(200, {
     tokenRequests,
     tokensIssued,
     byClient: { ...byClient },
+    managementRequests,
+    managementByStatus: { ...managementByStatus },
   });
 }
 
@@ -623,6 +1284,61 @@ async function handleSetFault(ctx, state) {
 function handleClearFault(_ctx, state) {
   state.fault = null;
   return jsonReply(200, { ok: true });
+}
+
+function handleRevoke(_ctx, state) {
+  return jsonReply(200, { ok: true, revoked: revokeTokens(state) });
+}
+
+async function handleRotateKeys(_ctx, state) {
+  return jsonReply(200, { ok: true, kid: await rotateKeys(state) });
+}
+
+async function handleSetManagementFault(ctx, state) {
+  return applyControl(ctx, (value) => setManagementFault(state, value));
+}
+
+function handleClearManagementFault(_ctx, state) {
+  state.managementFault = null;
+  return jsonReply(200, { ok: true });
+}
+
+/** Body `{ burst, perSecond, retryAfter? }`, or `null` to disable. */
+async function handleSetRateLimit(ctx, state) {
+  return applyControl(ctx, (value) => setManagementRateLimit(state, value));
+}
+
+function handleClearRateLimit(_ctx, state) {
+  state.rateLimit = null;
+  return jsonReply(200, { ok: true });
+}
+
+/** Body: a {@link UserSeed}; answers `{ ok: true, user }` with the stored user. */
+async function handleAddUser(ctx, state) {
+  return applyControl(ctx, (value) => ({ user: addUser(state, value) }));
+}
+
+/** The stored user object (no bearer token needed), or 404. */
+function handleControlGetUser(ctx, state) {
+  const record = state.users.get(decodeParam(ctx.params.id));
+  return record ? jsonReply(200, record.profile) : jsonReply(404, { error: "not_found" });
+}
+
+/**
+ * Read a JSON control body and pass it to `apply`; a TypeError from `apply`
+ * becomes a 400. Answers `{ ok: true, ...result }`.
+ */
+async function applyControl(ctx, apply) {
+  const { value, reply } = await readControlJson(ctx.req);
+  if (reply !== undefined) return reply;
+  let result;
+  try {
+    result = apply(value);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    return jsonReply(400, oauthError("invalid_request", error.message));
+  }
+  return jsonReply(200, { ok: true, ...(isPlainObject(result) ? result : {}) });
 }
 
 async function handleSetLifetime(ctx, state) {
@@ -665,6 +1381,12 @@ function resetState(state) {
   state.issuedTokens.length = 0;
   state.fault = null;
   state.tokenLifetimeSeconds = state.defaultLifetimeSeconds;
+  state.stats.managementRequests = 0;
+  for (const key of Object.keys(state.stats.managementByStatus)) delete state.stats.managementByStatus[key];
+  state.managementFault = null;
+  state.rateLimit = null;
+  state.revokedBelow = 0;
+  state.users = structuredClone(state.userSeed);
 }
 
 // ---------------------------------------------------------------------------

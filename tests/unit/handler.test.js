@@ -66,7 +66,7 @@ function fakeKv({ initial = {}, holdPuts = false } = {}) {
  * A handler with one JS action (running `onExecute`), a fake KV and a ctx collecting waitUntil
  * promises. `send(request)` calls fetch and parses the JSON body.
  */
-function harness({ onExecute = () => {}, env: envOverrides = {}, kv = fakeKv() } = {}) {
+function harness({ onExecute = () => {}, env: envOverrides = {}, kv = fakeKv(), pending: background } = {}) {
   const pending = [];
   const action = {
     name: "test-action",
@@ -78,6 +78,7 @@ function harness({ onExecute = () => {}, env: envOverrides = {}, kv = fakeKv() }
       action.events.push(event);
       await onExecute(event, api);
     },
+    pending: background,
   };
   const handler = createLoginHandler({ actions: [action], now });
   const env = {
@@ -419,7 +420,7 @@ describe("POST /post-login: accepted requests", () => {
     assert.equal(event.secrets.LOGIN_HANDLER_SECRET, undefined);
   });
 
-  test("exactly one KV read per login", async () => {
+  test("a cold isolate's login reads KV exactly once", async () => {
     const h = harness({
       onExecute(_event, api) {
         api.cache.get("a");
@@ -470,6 +471,42 @@ describe("POST /post-login: accepted requests", () => {
     assert.equal(kv.gets, 1);
     assert.equal(kv.puts, 0);
     assert.equal(kv.deletes, 0);
+  });
+
+  test("later logins inside the sync interval read no KV (isolate memory tier)", async () => {
+    const h = harness({ onExecute: (_event, api) => api.cache.get("token") });
+    for (let i = 0; i < 5; i++) {
+      await h.send(await postLogin());
+      t += 10_000;
+    }
+    await h.settle();
+    assert.equal(h.kv.gets, 1);
+    t += 60_000;
+    await h.send(await postLogin());
+    assert.equal(h.kv.gets, 2, "re-read once the isolate's copy is older than 60 s");
+  });
+
+  test("ACTIONS_CACHE_SYNC_SECONDS=0 reads KV on every login", async () => {
+    const h = harness({ env: { ACTIONS_CACHE_SYNC_SECONDS: "0" } });
+    await h.send(await postLogin());
+    await h.send(await postLogin());
+    assert.equal(h.kv.gets, 2);
+  });
+
+  test("an Action's background work is kept alive and its cache changes written after it", async () => {
+    let finish;
+    const work = new Promise((resolve) => (finish = resolve));
+    let apiSeen;
+    const h = harness({
+      onExecute: (_event, api) => (apiSeen = api),
+      pending: () => work,
+    });
+    await h.send(await postLogin());
+    assert.equal(h.pending.length, 2, "the write and the background work");
+    apiSeen.cache.set("refreshed", "new", { ttl: 60_000 });
+    finish();
+    await h.settle();
+    assert.equal(JSON.parse(h.kv.store.get(KV_KEY)).records.refreshed.value, "new");
   });
 
   test("the cache written by one login is read by the next", async () => {

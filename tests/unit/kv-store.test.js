@@ -2,10 +2,10 @@ import { beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { TriggerCache } from "../../js/runtime/cache.js";
 import {
+  DEFAULT_SYNC_INTERVAL_MS,
   KV_MIN_EXPIRATION_SECONDS,
+  KvTriggerCache,
   kvKey,
-  loadTriggerCache,
-  persistTriggerCache,
 } from "../../js/runtime/kv-store.js";
 
 const START = 1_700_000_000_000;
@@ -57,8 +57,27 @@ function recorder() {
   return { log, entries };
 }
 
-const load = (kv, log) => loadTriggerCache(kv, TRIGGER, { now, log });
-const persist = (kv, cache, log) => persistTriggerCache(kv, TRIGGER, cache, { now, log });
+/** The store behind each cache `load` returned, so `persist` writes through the same one. */
+const stores = new WeakMap();
+
+/** A cold isolate's first login: one KV read. */
+async function load(kv, log) {
+  const store = new KvTriggerCache(TRIGGER, { now, log });
+  const { cache } = await store.forLogin(kv);
+  stores.set(cache, store);
+  return cache;
+}
+
+/** Writes `cache` back (through the store that loaded it, or a fresh one holding it). */
+function persist(kv, cache, log) {
+  let store = stores.get(cache);
+  if (!store) {
+    store = new KvTriggerCache(TRIGGER, { now, log });
+    store.cache = cache;
+  }
+  store.log = log;
+  return store.persist(kv);
+}
 
 describe("kvKey", () => {
   test("is one key per trigger", () => {
@@ -67,20 +86,23 @@ describe("kvKey", () => {
   });
 });
 
-describe("loadTriggerCache", () => {
+describe("KvTriggerCache: loading", () => {
   test("reads the trigger's key once, as text", async () => {
     const kv = fakeKv();
     await load(kv, recorder().log);
     assert.deepEqual(kv.calls.get, [[KEY, { type: "text" }]]);
   });
 
-  test("a missing key gives an empty, clean cache and logs nothing", async () => {
+  test("a missing key gives an empty, clean cache and logs only the read", async () => {
     const { log, entries } = recorder();
     const cache = await load(fakeKv(), log);
     assert.ok(cache instanceof TriggerCache);
     assert.deepEqual(cache.entries(), []);
     assert.equal(cache.dirty, false);
-    assert.deepEqual(entries, []);
+    assert.deepEqual(
+      entries.map((e) => [e.level, e.event, e.fields.found]),
+      [["info", "kv_read", false]],
+    );
   });
 
   test("the cache it returns uses the given clock", async () => {
@@ -145,8 +167,9 @@ describe("loadTriggerCache", () => {
     ["null records", JSON.stringify({ v: 1, records: null })],
   ]) {
     test(`${label} → empty cache, warn kv_value_unreadable, marked dirty`, async () => {
-      const { log, entries } = recorder();
+      const { log, entries: all } = recorder();
       const cache = await load(fakeKv({ [KEY]: text }), log);
+      const entries = all.filter((e) => e.event !== "kv_read");
       assert.deepEqual(cache.entries(), []);
       assert.equal(cache.dirty, true);
       assert.equal(entries.length, 1);
@@ -197,7 +220,7 @@ describe("loadTriggerCache", () => {
   });
 });
 
-describe("persistTriggerCache", () => {
+describe("KvTriggerCache: persisting", () => {
   test("does nothing when the cache is not dirty", async () => {
     const kv = fakeKv();
     const cache = new TriggerCache({
@@ -314,5 +337,81 @@ describe("persistTriggerCache", () => {
     const cache = new TriggerCache({ now });
     cache.set("k", "v");
     await assert.doesNotReject(persist(undefined, cache, log));
+  });
+});
+
+describe("KvTriggerCache: the isolate's memory tier", () => {
+  test("a second login inside the sync interval reads no KV and sees the same records", async () => {
+    const kv = fakeKv();
+    const store = new KvTriggerCache(TRIGGER, { now, log: recorder().log });
+    const first = await store.forLogin(kv);
+    assert.equal(first.kvRead, true);
+    first.cache.set("token", "abc", { ttl: 3_600_000 });
+    t += DEFAULT_SYNC_INTERVAL_MS - 1;
+    const second = await store.forLogin(kv);
+    assert.equal(second.kvRead, false);
+    assert.equal(second.cache.get("token").value, "abc");
+    assert.equal(kv.calls.get.length, 1);
+    assert.equal(store.counts.reads, 1);
+  });
+
+  test("after the sync interval KV is read again and its records replace a clean copy", async () => {
+    const kv = fakeKv();
+    const store = new KvTriggerCache(TRIGGER, { now, log: recorder().log });
+    await store.forLogin(kv);
+    kv.store.set(
+      KEY,
+      JSON.stringify({ v: 1, records: { other: { value: "from-kv", expires_at: START + 3_600_000 } } }),
+    );
+    t += DEFAULT_SYNC_INTERVAL_MS;
+    const { cache, kvRead } = await store.forLogin(kv);
+    assert.equal(kvRead, true);
+    assert.equal(cache.get("other").value, "from-kv");
+    assert.equal(kv.calls.get.length, 2);
+  });
+
+  test("a change not yet written back survives a sync", async () => {
+    const kv = fakeKv();
+    const store = new KvTriggerCache(TRIGGER, { now, log: recorder().log, syncIntervalMs: 0 });
+    const { cache } = await store.forLogin(kv);
+    cache.set("token", "mine", { ttl: 3_600_000 });
+    t += 1;
+    await store.forLogin(kv);
+    assert.equal(cache.get("token").value, "mine");
+  });
+
+  test("concurrent logins of a cold isolate share one KV read", async () => {
+    const kv = fakeKv();
+    const store = new KvTriggerCache(TRIGGER, { now, log: recorder().log });
+    const results = await Promise.all(Array.from({ length: 50 }, () => store.forLogin(kv)));
+    assert.equal(kv.calls.get.length, 1);
+    assert.ok(results.every((r) => r.cache === results[0].cache));
+  });
+
+  test("a failed write leaves the cache dirty so the next persist retries", async () => {
+    const kv = failingKv("put");
+    const store = new KvTriggerCache(TRIGGER, { now, log: recorder().log });
+    const { cache } = await store.forLogin(kv);
+    cache.set("token", "abc", { ttl: 3_600_000 });
+    await store.persist(kv);
+    assert.equal(cache.dirty, true);
+    kv.put = async (key, value) => kv.store.set(key, value);
+    await store.persist(kv);
+    assert.equal(cache.dirty, false);
+    assert.equal(JSON.parse(kv.store.get(KEY)).records.token.value, "abc");
+  });
+
+  test("reads and writes are counted and logged", async () => {
+    const kv = fakeKv();
+    const { log, entries } = recorder();
+    const store = new KvTriggerCache(TRIGGER, { now, log });
+    const { cache } = await store.forLogin(kv);
+    cache.set("token", "abc", { ttl: 3_600_000 });
+    await store.persist(kv);
+    assert.deepEqual(store.counts, { reads: 1, writes: 1 });
+    assert.deepEqual(
+      entries.map((e) => e.event),
+      ["kv_read", "kv_write"],
+    );
   });
 });

@@ -1,0 +1,278 @@
+// CPU per login outside workerd: the same login handler, Actions runtime and wasm Action (its
+// Node build), driven in Node with an in-memory KV and a fake token endpoint, measured with
+// process.cpuUsage (user + system). Run by bench/run.js in a child process; on its own:
+//
+//   node bench/cpu.js [--hits 10000] [--misses 1000] [--rounds 3] [--json]
+//
+// A hit login: one handler and one KV, primed by one login (so for *ours* the token is in the
+// isolate-memory tier as well, as in a warm isolate). A miss login: a fresh KV, a fresh handler
+// and (for every variant) a fresh CLIENT_ID, so no tier can serve it; the fake endpoint counts
+// the token requests, and the run fails if a hit requested one or a miss did not.
+// Warm-up logins run before every measured round; the median round is reported.
+
+import module from "node:module";
+import { parseArgs } from "node:util";
+import { performance } from "node:perf_hooks";
+
+// The runtime's logger binds console's methods when it is loaded: silence them first, so a login
+// pays for building its log records but not for terminal output. Results go to stdout directly.
+const out = (text) => process.stdout.write(`${text}\n`);
+for (const method of ["log", "info", "warn", "error", "debug"]) console[method] = () => {};
+
+const LOGIN_HANDLER_SECRET = "bench-login-handler-secret";
+const TENANT = "bench-tenant.eu.auth0.com";
+const ACCOUNT_API = `https://${TENANT}/api/v2/`;
+const USERS = 50;
+
+const b64url = (value) => Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
+
+/** A JWT-shaped token like Auth0's (RS256-sized signature, not a real one). */
+function fakeToken() {
+  const iat = Math.floor(Date.now() / 1000);
+  return [
+    b64url({ alg: "RS256", typ: "JWT", kid: "bench-key" }),
+    b64url({
+      iss: `https://${TENANT}/`,
+      sub: "bench-client@clients",
+      aud: ACCOUNT_API,
+      iat,
+      exp: iat + 86_400,
+      scope: "read:users update:users read:roles",
+      gty: "client-credentials",
+      azp: "bench-client",
+    }),
+    Buffer.alloc(256, 7).toString("base64url"),
+  ].join(".");
+}
+
+const fakeEndpoint = { requests: 0, body: "" };
+function installFakeFetch() {
+  fakeEndpoint.body = JSON.stringify({
+    access_token: fakeToken(),
+    scope: "read:users update:users read:roles",
+    expires_in: 86_400,
+    token_type: "Bearer",
+  });
+  globalThis.fetch = async (_url, init) => {
+    fakeEndpoint.requests++;
+    if (typeof init?.body === "string") JSON.parse(init.body);
+    return new Response(fakeEndpoint.body, { status: 200, headers: { "content-type": "application/json" } });
+  };
+}
+
+/** Workers KV in memory: get (honouring { type: "text" }), put, delete. */
+function memoryKv() {
+  const store = new Map();
+  return {
+    async get(key, options) {
+      const value = store.has(key) ? store.get(key) : null;
+      const type = typeof options === "string" ? options : (options?.type ?? "text");
+      return value !== null && type === "json" ? JSON.parse(value) : value;
+    },
+    async put(key, value) {
+      store.set(key, String(value));
+    },
+    async delete(key) {
+      store.delete(key);
+    },
+  };
+}
+
+function envFor(clientId) {
+  return {
+    AUTH0_CUSTOM_DOMAIN: TENANT,
+    CLIENT_ID: clientId,
+    CLIENT_SECRET: "bench-client-secret-0123456789",
+    ACCOUNT_API,
+    LOGIN_HANDLER_SECRET,
+    ON_TOKEN_ERROR: "continue",
+  };
+}
+
+/** A post-login event body like tests/support/stack.js `loginEvent` (not imported: it loads the simulator). */
+function loginEvent(userId) {
+  return {
+    user: {
+      user_id: userId,
+      email: `${userId.replace(/\W/g, "")}@example.com`,
+      email_verified: true,
+      app_metadata: {},
+      user_metadata: {},
+    },
+    client: { client_id: "spa-client", name: "Web App", metadata: {} },
+    connection: { id: "con_1", name: "Username-Password-Authentication", strategy: "auth0" },
+    request: { ip: "203.0.113.7", method: "POST", query: {}, body: {} },
+    tenant: { id: "edge-tenant" },
+    stats: { logins_count: 3 },
+  };
+}
+
+async function signedBodies(signBody) {
+  const now = Date.now() / 1000;
+  return Promise.all(
+    Array.from({ length: USERS }, async (_, i) => {
+      const body = JSON.stringify(loginEvent(`auth0|cpu-user-${i}`));
+      return { body, signature: await signBody(body, LOGIN_HANDLER_SECRET, now) };
+    }),
+  );
+}
+
+function request({ body, signature }) {
+  return new Request("https://login.example.com/post-login", {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-signature": signature },
+    body,
+  });
+}
+
+/** One login: the response, then every waitUntil promise (the KV write-back). */
+async function login(handler, req, env) {
+  const pending = [];
+  const ctx = { waitUntil: (p) => pending.push(p), passThroughOnException() {} };
+  const response = await handler.fetch(req, env, ctx);
+  if (response.status !== 200) throw new Error(`login answered ${response.status}: ${await response.text()}`);
+  const result = await response.json();
+  await Promise.all(pending);
+  if (result.access.denied || result.error) throw new Error(`login failed: ${JSON.stringify(result)}`);
+}
+
+/** CPU and wall time of `fn` (which performs `count` logins), per login in µs. */
+async function measure(count, fn) {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await fn();
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    logins: count,
+    cpuUsPerLogin: (cpu.user + cpu.system) / count,
+    userUsPerLogin: cpu.user / count,
+    systemUsPerLogin: cpu.system / count,
+    wallUsPerLogin: (wallMs * 1000) / count,
+  };
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+};
+
+function medianRound(rounds) {
+  const chosen = median(rounds.map((r) => r.cpuUsPerLogin));
+  const round = rounds.find((r) => r.cpuUsPerLogin === chosen);
+  return { ...round, rounds: rounds.map((r) => Math.round(r.cpuUsPerLogin * 10) / 10) };
+}
+
+export async function runCpuBench({ hits = 10_000, misses = 1_000, rounds = 3 } = {}) {
+  // First import of the Action in this process: read, compile and instantiate the wasm module
+  // and evaluate its JS glue (what a fresh isolate pays once).
+  module.register(new URL("./lib/node-hooks.js", import.meta.url));
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const { postLoginActions } = await import("../js/actions.js");
+  const instantiation = { wallMs: performance.now() - t0, cpuMs: 0 };
+  const cpu = process.cpuUsage(cpu0);
+  instantiation.cpuMs = (cpu.user + cpu.system) / 1000;
+
+  const { createLoginHandler } = await import("../js/handler.js");
+  const { signBody } = await import("../js/signature.js");
+  const { actionsFor } = await import("./actions/index.js");
+  installFakeFetch();
+  const bodies = await signedBodies(signBody);
+  const variants = {
+    ours: actionsFor("ours", postLoginActions),
+    seed: actionsFor("seed", postLoginActions),
+    // The runtime alone: signature check, event validation, KV read, an Action that does nothing.
+    runtime: [{ name: "empty", onExecutePostLogin: async () => {}, secrets: [], configuration: [] }],
+  };
+
+  const hitRounds = { ours: [], seed: [], runtime: [] };
+  const missRounds = { ours: [], seed: [] };
+  const hitState = {};
+  for (const [name, actions] of Object.entries(variants)) {
+    const handler = createLoginHandler({ actions });
+    const env = envFor(`bench-hit-${name}`);
+    env.ACTIONS_CACHE = memoryKv();
+    const before = fakeEndpoint.requests;
+    await login(handler, request(bodies[0]), env);
+    const expected = name === "runtime" ? 0 : 1;
+    if (fakeEndpoint.requests - before !== expected) {
+      throw new Error(`${name}: the priming login made ${fakeEndpoint.requests - before} token requests`);
+    }
+    hitState[name] = { handler, env };
+  }
+
+  let missSerial = 0;
+  async function missRound(name, count, record) {
+    const logins = Array.from({ length: count }, (_, i) => {
+      const env = envFor(`bench-miss-${name}-${++missSerial}`);
+      env.ACTIONS_CACHE = memoryKv();
+      return { handler: createLoginHandler({ actions: variants[name] }), env, req: request(bodies[i % USERS]) };
+    });
+    const before = fakeEndpoint.requests;
+    const result = await measure(count, async () => {
+      for (const { handler, req, env } of logins) await login(handler, req, env);
+    });
+    if (fakeEndpoint.requests - before !== count) {
+      throw new Error(`${name}: ${count} miss logins made ${fakeEndpoint.requests - before} token requests`);
+    }
+    if (record) missRounds[name].push(result);
+  }
+
+  async function hitRound(name, count, record) {
+    const { handler, env } = hitState[name];
+    const reqs = Array.from({ length: count }, (_, i) => request(bodies[i % USERS]));
+    const before = fakeEndpoint.requests;
+    const result = await measure(count, async () => {
+      for (const req of reqs) await login(handler, req, env);
+    });
+    if (fakeEndpoint.requests !== before) {
+      throw new Error(`${name}: ${count} hit logins made ${fakeEndpoint.requests - before} token requests`);
+    }
+    if (record) hitRounds[name].push(result);
+  }
+
+  // Warm-up (JIT, wasm tier-up), then interleaved measured rounds.
+  for (const name of Object.keys(variants)) await hitRound(name, Math.min(hits, 2_000), false);
+  for (const name of Object.keys(missRounds)) await missRound(name, Math.min(misses, 200), false);
+  for (let round = 0; round < rounds; round++) {
+    for (const name of Object.keys(variants)) await hitRound(name, hits, true);
+    for (const name of Object.keys(missRounds)) await missRound(name, misses, true);
+  }
+
+  return {
+    hitsPerRound: hits,
+    missesPerRound: misses,
+    rounds,
+    instantiation,
+    hit: Object.fromEntries(Object.entries(hitRounds).map(([k, v]) => [k, medianRound(v)])),
+    miss: Object.fromEntries(Object.entries(missRounds).map(([k, v]) => [k, medianRound(v)])),
+    tokenRequests: fakeEndpoint.requests,
+  };
+}
+
+if (import.meta.url === new URL(process.argv[1], "file:").href) {
+  const { values } = parseArgs({
+    options: {
+      hits: { type: "string", default: "10000" },
+      misses: { type: "string", default: "1000" },
+      rounds: { type: "string", default: "3" },
+      json: { type: "boolean", default: false },
+    },
+  });
+  const result = await runCpuBench({
+    hits: Number(values.hits),
+    misses: Number(values.misses),
+    rounds: Number(values.rounds),
+  });
+  if (values.json) {
+    out(JSON.stringify(result));
+  } else {
+    const f = (x) => x.toFixed(1).padStart(8);
+    out(`module instantiation: ${result.instantiation.wallMs.toFixed(1)} ms wall, ${result.instantiation.cpuMs.toFixed(1)} ms CPU`);
+    out(`CPU µs per login (median of ${result.rounds} rounds)      hit     miss`);
+    for (const name of ["ours", "seed", "runtime"]) {
+      out(`  ${name.padEnd(44)}${f(result.hit[name].cpuUsPerLogin)} ${result.miss[name] ? f(result.miss[name].cpuUsPerLogin) : "       —"}`);
+    }
+  }
+}

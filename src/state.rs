@@ -1,0 +1,233 @@
+//! Isolate memory: what one Worker isolate remembers between logins.
+//!
+//! - the token it holds (the memory tier: a hit costs no cache read and no JSON parse),
+//! - the request in flight (single-flight: concurrent misses share one token request),
+//! - the cool-down after a failure (the negative cache).
+//!
+//! All of it is best-effort, like module scope in Auth0's Node 22 runtime: an isolate can be
+//! evicted at any time, and the trigger cache (KV) stays the shared tier.
+
+use core::cell::RefCell;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+use std::rc::Rc;
+
+use crate::error::Result;
+use crate::retry::FailureClass;
+use crate::secrets::Secrets;
+use crate::token::ManagementToken;
+
+/// What a token was issued for. A held token serves only the same domain, client and audience.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenIdentity {
+    domain: String,
+    client_id: String,
+    audience: String,
+}
+
+impl TokenIdentity {
+    /// The identity the secrets ask for.
+    pub fn of(secrets: &Secrets) -> Self {
+        TokenIdentity {
+            domain: secrets.domain().base_url().to_owned(),
+            client_id: secrets.client_id().to_owned(),
+            audience: secrets.audience().to_owned(),
+        }
+    }
+
+    fn matches(&self, secrets: &Secrets) -> bool {
+        self.domain == secrets.domain().base_url()
+            && self.client_id == secrets.client_id()
+            && self.audience == secrets.audience()
+    }
+}
+
+/// What a token *request* is made with: the identity plus the client secret's fingerprint, so a
+/// rotated secret ends a cool-down at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestKey {
+    identity: TokenIdentity,
+    secret_fingerprint: String,
+}
+
+impl RequestKey {
+    /// The key for these secrets.
+    pub fn of(secrets: &Secrets) -> Self {
+        RequestKey {
+            identity: TokenIdentity::of(secrets),
+            secret_fingerprint: crate::token::fingerprint(secrets.client_secret()),
+        }
+    }
+}
+
+/// The token this isolate holds.
+#[derive(Debug, Clone)]
+pub struct Held {
+    /// What it was issued for.
+    pub identity: TokenIdentity,
+    /// The token.
+    pub token: ManagementToken,
+    /// Last instant it may serve a login.
+    pub use_until_ms: u64,
+    /// When this isolate starts refreshing it.
+    pub refresh_at_ms: u64,
+}
+
+/// A failure that suppresses token requests until `until_ms`.
+#[derive(Debug, Clone)]
+pub struct Cooldown {
+    /// Whose requests are suppressed.
+    pub key: RequestKey,
+    /// End of the cool-down.
+    pub until_ms: u64,
+    /// Consecutive failures so far (the cool-down doubles with each).
+    pub failures: u32,
+    /// The kind of the last failure.
+    pub class: FailureClass,
+    /// The last failure, repeated to logins that are turned away.
+    pub error: crate::Error,
+}
+
+/// One isolate's memory. Interior mutability: no borrow is ever held across an `.await`.
+#[derive(Debug, Default)]
+pub struct TokenState {
+    held: RefCell<Option<Held>>,
+    flight: RefCell<Option<(RequestKey, Rc<Flight>)>>,
+    cooldown: RefCell<Option<Cooldown>>,
+}
+
+impl TokenState {
+    /// Empty memory.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The held token, if it serves `secrets` at `now_ms`.
+    pub fn held_for(&self, secrets: &Secrets, now_ms: u64) -> Option<Held> {
+        self.held
+            .borrow()
+            .as_ref()
+            .filter(|h| h.identity.matches(secrets) && now_ms < h.use_until_ms)
+            .cloned()
+    }
+
+    /// Remembers a token.
+    pub fn hold(&self, held: Held) {
+        *self.held.borrow_mut() = Some(held);
+    }
+
+    /// Forgets the held token if it is `access_token` (it was rejected by the Management API).
+    /// Returns whether it was held.
+    pub fn forget(&self, access_token: &str) -> bool {
+        let mut held = self.held.borrow_mut();
+        if held
+            .as_ref()
+            .is_some_and(|h| h.token.access_token() == access_token)
+        {
+            *held = None;
+            return true;
+        }
+        false
+    }
+
+    /// Pushes the held token's refresh point to `at_ms` (after a refresh attempt failed, so the
+    /// next login does not retry at once; the cool-down decides when it may).
+    pub fn postpone_refresh(&self, at_ms: u64) {
+        if let Some(held) = self.held.borrow_mut().as_mut() {
+            held.refresh_at_ms = held.refresh_at_ms.max(at_ms);
+        }
+    }
+
+    /// The cool-down in force for `key` at `now_ms`, if any.
+    pub fn cooling(&self, key: &RequestKey, now_ms: u64) -> Option<Cooldown> {
+        self.cooldown
+            .borrow()
+            .as_ref()
+            .filter(|c| &c.key == key && now_ms < c.until_ms)
+            .cloned()
+    }
+
+    /// Consecutive failures recorded for `key` (0 when the last outcome was a success or the
+    /// identity changed).
+    pub fn failures(&self, key: &RequestKey) -> u32 {
+        self.cooldown
+            .borrow()
+            .as_ref()
+            .filter(|c| &c.key == key)
+            .map_or(0, |c| c.failures)
+    }
+
+    /// Records a failure's cool-down.
+    pub fn cool_down(&self, cooldown: Cooldown) {
+        *self.cooldown.borrow_mut() = Some(cooldown);
+    }
+
+    /// Clears the cool-down after a success.
+    pub fn clear_cooldown(&self) {
+        *self.cooldown.borrow_mut() = None;
+    }
+
+    /// The request in flight for `key`, to wait on.
+    pub fn flight(&self, key: &RequestKey) -> Option<Rc<Flight>> {
+        self.flight
+            .borrow()
+            .as_ref()
+            .filter(|(k, _)| k == key)
+            .map(|(_, f)| f.clone())
+    }
+
+    /// Registers a new request in flight; the caller must [`TokenState::land`] it.
+    pub fn take_off(&self, key: RequestKey) -> Rc<Flight> {
+        let flight = Rc::new(Flight::default());
+        *self.flight.borrow_mut() = Some((key, flight.clone()));
+        flight
+    }
+
+    /// Completes a flight: every waiter gets `outcome`.
+    pub fn land(&self, flight: &Rc<Flight>, outcome: Result<ManagementToken>) {
+        let mut current = self.flight.borrow_mut();
+        if current.as_ref().is_some_and(|(_, f)| Rc::ptr_eq(f, flight)) {
+            *current = None;
+        }
+        drop(current);
+        flight.complete(outcome);
+    }
+}
+
+/// A token request in flight, shared by every login that needs it.
+#[derive(Debug, Default)]
+pub struct Flight {
+    outcome: RefCell<Option<Result<ManagementToken>>>,
+    waiters: RefCell<Vec<Waker>>,
+}
+
+impl Flight {
+    fn complete(&self, outcome: Result<ManagementToken>) {
+        *self.outcome.borrow_mut() = Some(outcome);
+        for waker in self.waiters.borrow_mut().drain(..) {
+            waker.wake();
+        }
+    }
+
+    /// Waits for the flight's outcome.
+    pub fn wait(self: Rc<Self>) -> FlightWait {
+        FlightWait(self)
+    }
+}
+
+/// Future of a [`Flight`]'s outcome.
+#[derive(Debug)]
+pub struct FlightWait(Rc<Flight>);
+
+impl Future for FlightWait {
+    type Output = Result<ManagementToken>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Some(outcome) = self.0.outcome.borrow().as_ref() {
+            return Poll::Ready(outcome.clone());
+        }
+        self.0.waiters.borrow_mut().push(cx.waker().clone());
+        Poll::Pending
+    }
+}
