@@ -83,7 +83,16 @@ export function buildWasm({ force = false } = {}) {
     ["experimental-nodejs-module", join(BUILD_DIR, "node")],
   ]) {
     mkdirSync(dir, { recursive: true });
-    run("wasm-bindgen", ["--target", target, "--out-dir", dir, "--out-name", "index", "--no-typescript", CRATE_WASM]);
+    run("wasm-bindgen", [
+      "--target",
+      target,
+      "--out-dir",
+      dir,
+      "--out-name",
+      "index",
+      "--no-typescript",
+      CRATE_WASM,
+    ]);
     const wasm = join(dir, "index_bg.wasm");
     // Rust >= 1.84 emits bulk-memory and friends; wasm-opt must be told it may keep them.
     run(process.execPath, [
