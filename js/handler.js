@@ -30,6 +30,9 @@ function json(status, body, headers = {}) {
 const refuse = (status, error, description, headers) =>
   json(status, { error, error_description: description }, headers);
 
+/** The body could not be read (the client went away mid-stream). */
+class UnreadableBodyError extends Error {}
+
 /** Reads at most `limit` bytes of the body; `null` when it is longer. */
 async function readBody(request, limit) {
   const declared = Number(request.headers.get("content-length"));
@@ -39,7 +42,13 @@ async function readBody(request, limit) {
   const chunks = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk;
+    try {
+      chunk = await reader.read();
+    } catch {
+      throw new UnreadableBodyError();
+    }
+    const { done, value } = chunk;
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
@@ -86,7 +95,14 @@ export function createLoginHandler({ actions, now = Date.now }) {
     if (!isJson(request.headers.get("content-type"))) {
       return refuse(415, "unsupported_media_type", "Content-Type must be application/json");
     }
-    const body = await readBody(request, MAX_BODY_BYTES);
+    let body;
+    try {
+      body = await readBody(request, MAX_BODY_BYTES);
+    } catch (error) {
+      if (!(error instanceof UnreadableBodyError)) throw error;
+      log("warn", "request_refused", { status: 400, reason: "body could not be read" });
+      return refuse(400, "invalid_request", "the body could not be read");
+    }
     if (body === null) {
       return refuse(413, "payload_too_large", `the body must not exceed ${MAX_BODY_BYTES} bytes`);
     }

@@ -1,5 +1,6 @@
 // The Worker entry named in wrangler.toml: the login handler running the post-login Actions.
-import { postLoginActions } from "./actions.js";
+import * as action from "../build/index.js";
+import { bindPostLoginActions } from "./actions.js";
 import { createLoginHandler } from "./handler.js";
 
-export default createLoginHandler({ actions: postLoginActions });
+export default createLoginHandler({ actions: bindPostLoginActions(action) });

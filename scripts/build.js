@@ -2,4 +2,4 @@
 import { ensureNodeModules, buildWasm } from "./lib/setup.js";
 
 ensureNodeModules();
-buildWasm({ force: process.argv.includes("--force") });
+buildWasm({ force: process.argv.includes("--force"), testHooks: process.argv.includes("--test-hooks") });

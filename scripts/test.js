@@ -1,8 +1,19 @@
-// `npm test`: Rust unit and integration tests, JS unit tests, then the end-to-end tests under
-// `wrangler dev`. Installs and builds whatever is missing first.
+// `npm test`: Rust unit and integration tests, JS unit tests, the end-to-end tests under
+// `wrangler dev`, then the secret-hygiene check over everything the end-to-end run printed.
+// Installs and builds whatever is missing first.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { run, setup } from "./lib/setup.js";
 
-setup();
+setup({ testHooks: true });
 run("cargo", ["test"]);
 run(process.execPath, ["--test", "tests/unit/"]);
-run(process.execPath, ["--test", "--test-concurrency=1", "tests/e2e/"]);
+const transcript = mkdtempSync(join(tmpdir(), "e2e-transcript-"));
+const env = { ...process.env, E2E_TRANSCRIPT_DIR: transcript };
+try {
+  run(process.execPath, ["--test", "--test-concurrency=1", "tests/e2e/"], { env });
+  run(process.execPath, ["--test", "tests/hygiene.test.js"], { env });
+} finally {
+  rmSync(transcript, { recursive: true, force: true });
+}

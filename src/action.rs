@@ -106,6 +106,29 @@ pub enum Outcome {
     Deny(Error),
 }
 
+/// Lands a flight with an error if its leader is dropped before landing it.
+struct Abandoned<'s> {
+    state: &'s TokenState,
+    flight: Option<std::rc::Rc<crate::state::Flight>>,
+}
+
+impl Abandoned<'_> {
+    fn disarm(mut self) {
+        self.flight = None;
+    }
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if let Some(flight) = self.flight.take() {
+            self.state.land(
+                &flight,
+                Err(Error::Transport("the token request was abandoned".into())),
+            );
+        }
+    }
+}
+
 /// Finds or obtains the Management API token for a host and an isolate's memory.
 #[derive(Debug)]
 pub struct TokenProvider<'a, H> {
@@ -334,6 +357,11 @@ impl<'a, H: Host> TokenProvider<'a, H> {
     /// Makes the request this isolate's other logins wait on, and records its outcome.
     async fn fetch_as_leader(&self, secrets: &Secrets, key: RequestKey) -> Result<ManagementToken> {
         let flight = self.state.take_off(key.clone());
+        // If this future is dropped mid-request, the waiting logins must not wait forever.
+        let abandoned = Abandoned {
+            state: self.state,
+            flight: Some(flight.clone()),
+        };
         let outcome = self.request_with_retries(secrets).await;
         let result = match outcome {
             Ok(token) => {
@@ -361,6 +389,7 @@ impl<'a, H: Host> TokenProvider<'a, H> {
                 Err(error)
             }
         };
+        abandoned.disarm();
         self.state.land(&flight, result.clone());
         result
     }

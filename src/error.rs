@@ -44,6 +44,9 @@ pub enum Error {
         /// The failure that started the cool-down.
         last: Box<Error>,
     },
+    /// A Management API request never got an HTTP answer.
+    #[error("Management API request failed: {0}")]
+    ManagementTransport(String),
     /// The Management API answered with an error.
     #[error("Management API answered HTTP {status}{}", describe_endpoint_error(.error, .message))]
     ManagementApi {
@@ -141,6 +144,7 @@ impl Error {
             Error::TokenEndpoint { .. } => "token_endpoint",
             Error::InvalidToken(_) => "invalid_token",
             Error::CoolingDown { .. } => "cooling_down",
+            Error::ManagementTransport(_) => "management_transport",
             Error::ManagementApi { .. } => "management_api",
             Error::ManagementResponse(_) => "management_response",
             Error::InvalidArgument(_) => "invalid_argument",

@@ -66,17 +66,18 @@ impl<'p, 'a, H: Host> ManagementClient<'p, 'a, H> {
 
     async fn call(&self, method: Method, path: &str, body: Option<String>) -> Result<Value> {
         let host = self.provider.host();
+        // The token has its own budget; the call's budget starts once there is a token.
+        let mut token = self.provider.acquire(self.secrets).await?.token;
         let deadline = host
             .now_ms()
             .saturating_add(self.provider.settings().retry.budget_ms);
-        let mut token = self.provider.acquire(self.secrets).await?.token;
         let mut renewed = false;
         let mut waited = false;
         loop {
             let started = host.now_ms();
             let url = format!("{}/api/v2{path}", self.secrets.domain().base_url());
             let remaining = deadline.saturating_sub(started).max(1);
-            let response: HttpResponse = host
+            let answer = host
                 .send(HttpRequest {
                     method,
                     url,
@@ -84,9 +85,22 @@ impl<'p, 'a, H: Host> ManagementClient<'p, 'a, H> {
                     json_body: body.clone(),
                     timeout_ms: remaining.min(MAX_REQUEST_TIMEOUT_MS),
                 })
-                .await
-                .map_err(Error::Transport)?;
+                .await;
             let now = host.now_ms();
+            let response: HttpResponse = match answer {
+                Ok(response) => response,
+                Err(reason) => {
+                    host.log(
+                        LogRecord::error("management_request")
+                            .field("method", method.as_str())
+                            .field("path", path)
+                            .field("outcome", "no_response")
+                            .field("error", reason.clone())
+                            .field("duration_ms", now.saturating_sub(started)),
+                    );
+                    return Err(Error::ManagementTransport(reason));
+                }
+            };
             host.log(
                 LogRecord::info("management_request")
                     .field("method", method.as_str())

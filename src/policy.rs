@@ -72,15 +72,23 @@ impl Default for RefreshPolicy {
 
 impl RefreshPolicy {
     /// Start of the refresh window of a token cached until `use_until_ms`.
+    ///
+    /// Measured back from the token's expiry; when that would start after `use_until_ms` (tokens
+    /// living longer than the 86,000 s cache limit), measured back from `use_until_ms` over the
+    /// usable span instead, so every cached token gets a window.
     pub fn window_start_ms(&self, token: &ManagementToken, use_until_ms: u64) -> u64 {
+        let window_of = |span: u64| {
+            (span / 100 * self.window_percent.min(100))
+                .max(self.min_window_ms)
+                .min(span / 2)
+        };
         let lifetime = token.expires_at_ms().saturating_sub(token.issued_at_ms());
-        let window = (lifetime / 100 * self.window_percent.min(100))
-            .max(self.min_window_ms)
-            .min(lifetime / 2);
-        token
-            .expires_at_ms()
-            .saturating_sub(window)
-            .min(use_until_ms)
+        let start = token.expires_at_ms().saturating_sub(window_of(lifetime));
+        if start < use_until_ms {
+            return start;
+        }
+        let usable = use_until_ms.saturating_sub(token.issued_at_ms());
+        use_until_ms.saturating_sub(window_of(usable))
     }
 
     /// This isolate's refresh point: `jitter` in `[0, 1)` places it in the first half of the
@@ -328,6 +336,12 @@ mod tests {
         // 90 s token: never more than half the lifetime.
         let short = token(90_000);
         assert_eq!(policy.window_start_ms(&short, NOW + 80_000), NOW + 45_000);
+        // 48 h token: cached only 86,000 s, so the window is a tenth of that, before it ends.
+        let long = token(172_800_000);
+        assert_eq!(
+            policy.window_start_ms(&long, NOW + 86_000_000),
+            NOW + 86_000_000 - 8_600_000
+        );
     }
 
     #[test]

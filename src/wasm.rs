@@ -306,6 +306,10 @@ fn spawn_refresh(host: Rc<WorkerHost>, state: Rc<TokenState>, inputs: Rc<Inputs>
 #[wasm_bindgen(js_name = onExecutePostLogin)]
 pub async fn on_execute_post_login(event: JsValue, api: Api) -> Result<(), JsValue> {
     let inputs = Rc::new(read_inputs(&event));
+    #[cfg(feature = "test-hooks")]
+    if inputs.user_id.as_deref() == Some("test|panic") {
+        panic!("deliberate panic for user test|panic (test-hooks build)");
+    }
     let host = Rc::new(WorkerHost { api });
     let state = STATE.with(Rc::clone);
     let provider = TokenProvider::new(&*host, &state).with_settings(inputs.config.settings);
@@ -449,13 +453,24 @@ pub fn configuration_names() -> Array {
     names::ALL.iter().map(|n| JsValue::from(*n)).collect()
 }
 
-/// Reports panics through `console.error` instead of an opaque `unreachable` trap.
+/// Global function the runtime defines to hear of a panic (see `js/actions.js`).
+const PANIC_LISTENER: &str = "__postLoginActionPanic";
+
+/// Reports panics through `console.error` instead of an opaque `unreachable` trap, and tells
+/// the runtime: a panic inside an async call traps in a microtask, where no caller would see it,
+/// and the runtime must fail the calls in flight and replace the instance.
 #[wasm_bindgen(start)]
 fn start() {
     std::panic::set_hook(Box::new(|info| {
-        let line = LogRecord::error("panic")
-            .field("message", info.to_string())
-            .to_json_line();
-        console_error(&line);
+        let message = info.to_string();
+        console_error(
+            &LogRecord::error("panic")
+                .field("message", message.clone())
+                .to_json_line(),
+        );
+        let listener = Reflect::get(&js_sys::global(), &JsValue::from_str(PANIC_LISTENER));
+        if let Ok(listener) = listener.and_then(|l| l.dyn_into::<Function>()) {
+            let _ = listener.call1(&JsValue::NULL, &JsValue::from_str(&message));
+        }
     }));
 }

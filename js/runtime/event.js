@@ -78,6 +78,9 @@ const FIELD_TYPES = {
   "resource_server.identifier": "string",
 };
 
+/** Deepest nesting of objects and arrays accepted in an event (real events nest a few levels). */
+export const MAX_EVENT_DEPTH = 64;
+
 /** A rejected event: the handler answers 400 with this message. */
 export class InvalidEventError extends Error {
   constructor(message) {
@@ -101,6 +104,9 @@ function typeOf(value) {
  */
 export function validateEventInput(body) {
   if (!isPlainObject(body)) throw new InvalidEventError("the event must be a JSON object");
+  if (exceedsDepth(body, MAX_EVENT_DEPTH)) {
+    throw new InvalidEventError(`the event nests objects or arrays deeper than ${MAX_EVENT_DEPTH} levels`);
+  }
   for (const field of RUNTIME_FIELDS) {
     if (Object.hasOwn(body, field)) {
       throw new InvalidEventError(`"${field}" is set by the runtime and must not be sent`);
@@ -130,10 +136,28 @@ export function validateEventInput(body) {
   return body;
 }
 
+/** Whether `value` nests objects or arrays deeper than `limit`. Iterative: no stack to overflow. */
+function exceedsDepth(value, limit) {
+  const stack = [[value, 1]];
+  while (stack.length) {
+    const [node, depth] = stack.pop();
+    if (depth > limit) return true;
+    for (const key of Object.keys(node)) {
+      const child = node[key];
+      if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+/** Freezes `value` and everything in it. Iterative, like `exceedsDepth`. */
 function deepFreeze(value) {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const key of Object.keys(value)) deepFreeze(value[key]);
+  const stack = [value];
+  while (stack.length) {
+    const node = stack.pop();
+    if (typeof node !== "object" || node === null || Object.isFrozen(node)) continue;
+    Object.freeze(node);
+    for (const key of Object.keys(node)) stack.push(node[key]);
   }
   return value;
 }

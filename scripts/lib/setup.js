@@ -67,21 +67,28 @@ function newestMtime(dir) {
   return newest;
 }
 
-/** cargo build → wasm-bindgen → wasm-opt, into build/. Skips what is up to date. */
-export function buildWasm({ force = false } = {}) {
-  ensureWasmBindgenCli();
-  run("cargo", ["build", "--release", "--target", "wasm32-unknown-unknown"]);
-  const inputsChanged =
-    !existsSync(WASM_OUT) ||
-    statSync(CRATE_WASM).mtimeMs > statSync(WASM_OUT).mtimeMs ||
-    newestMtime(join(root, "src")) > statSync(WASM_OUT).mtimeMs;
-  if (!force && !inputsChanged) return;
-  // build/: the Worker's module (`import source` of the wasm, for workerd).
-  // build/node/: the same Action for Node (benchmarks measure its CPU cost outside workerd).
-  for (const [target, dir] of [
-    ["module", BUILD_DIR],
-    ["experimental-nodejs-module", join(BUILD_DIR, "node")],
-  ]) {
+const WASM_OPT_FLAGS = [
+  "-Oz",
+  "--strip-debug",
+  "--strip-producers",
+  // Rust >= 1.84 emits bulk-memory and friends; wasm-opt must be told it may keep them.
+  "--enable-bulk-memory",
+  "--enable-nontrapping-float-to-int",
+  "--enable-sign-ext",
+  "--enable-mutable-globals",
+  "--enable-reference-types",
+  "--enable-multivalue",
+];
+
+/** wasm-bindgen then wasm-opt for each [target, dir], unless dir is newer than its inputs. */
+function bindgen(crateWasm, outputs, force) {
+  for (const [target, dir] of outputs) {
+    const wasm = join(dir, "index_bg.wasm");
+    const upToDate =
+      existsSync(wasm) &&
+      statSync(crateWasm).mtimeMs <= statSync(wasm).mtimeMs &&
+      newestMtime(join(root, "src")) <= statSync(wasm).mtimeMs;
+    if (upToDate && !force) continue;
     mkdirSync(dir, { recursive: true });
     run("wasm-bindgen", [
       "--target",
@@ -91,21 +98,14 @@ export function buildWasm({ force = false } = {}) {
       "--out-name",
       "index",
       "--no-typescript",
-      CRATE_WASM,
+      // Generates __wbg_reset_state: the runtime replaces the instance after a Rust panic.
+      // (Only for workerd's module target; the Node flavour is for benchmarks.)
+      ...(target === "module" ? ["--experimental-reset-state-function"] : []),
+      crateWasm,
     ]);
-    const wasm = join(dir, "index_bg.wasm");
-    // Rust >= 1.84 emits bulk-memory and friends; wasm-opt must be told it may keep them.
     run(process.execPath, [
       join(root, "node_modules", "binaryen", "bin", "wasm-opt"),
-      "-Oz",
-      "--strip-debug",
-      "--strip-producers",
-      "--enable-bulk-memory",
-      "--enable-nontrapping-float-to-int",
-      "--enable-sign-ext",
-      "--enable-mutable-globals",
-      "--enable-reference-types",
-      "--enable-multivalue",
+      ...WASM_OPT_FLAGS,
       wasm,
       "-o",
       wasm,
@@ -113,8 +113,46 @@ export function buildWasm({ force = false } = {}) {
   }
 }
 
-/** Everything `wrangler dev` needs. */
-export function setup() {
+/**
+ * cargo build → wasm-bindgen → wasm-opt. Skips what is up to date.
+ * - build/: the Worker's module (`import source` of the wasm, for workerd);
+ * - build/node/: the same Action for Node (benchmarks measure its CPU cost outside workerd);
+ * - build/test-hooks/ (with `testHooks`): the Action with the test-only hooks, for the
+ *   panic-recovery and fault tests. It has its own cargo target dir so the shipped build is
+ *   never rebuilt with test features.
+ */
+export function buildWasm({ force = false, testHooks = false } = {}) {
+  ensureWasmBindgenCli();
+  run("cargo", ["build", "--release", "--target", "wasm32-unknown-unknown"]);
+  bindgen(
+    CRATE_WASM,
+    [
+      ["module", BUILD_DIR],
+      ["experimental-nodejs-module", join(BUILD_DIR, "node")],
+    ],
+    force,
+  );
+  if (!testHooks) return;
+  const targetDir = join(root, "target", "test-hooks");
+  run("cargo", [
+    "build",
+    "--release",
+    "--target",
+    "wasm32-unknown-unknown",
+    "--features",
+    "test-hooks",
+    "--target-dir",
+    targetDir,
+  ]);
+  bindgen(
+    join(targetDir, "wasm32-unknown-unknown", "release", "post_login_action.wasm"),
+    [["module", join(BUILD_DIR, "test-hooks")]],
+    force,
+  );
+}
+
+/** Everything `wrangler dev` needs (and, with `testHooks`, the test build too). */
+export function setup({ testHooks = false } = {}) {
   ensureNodeModules();
-  buildWasm();
+  buildWasm({ testHooks });
 }

@@ -3,7 +3,7 @@
 // benchmark. Everything it starts it stops.
 
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +20,24 @@ const ANSI = /\x1b\[[0-9;]*m/g;
 export const LOGIN_HANDLER_SECRET = "test-login-handler-secret-7f3a9c";
 export const CLIENT_ID = "edge-m2m-client";
 export const CLIENT_SECRET = "edge-m2m-client-secret-d41d8cd98f";
+
+/**
+ * The run's transcript, for the secret-hygiene check (tests/hygiene.test.js): every line a
+ * Worker printed, every response body, every token the simulator issued and every secret a
+ * Worker was given. Recorded into $E2E_TRANSCRIPT_DIR when set (`npm test` sets it).
+ */
+export const record = {
+  lines: (lines) => append("lines", lines),
+  response: (text) => append("responses", [text]),
+  tokens: (tokens) => append("tokens", tokens),
+  secrets: (secrets) => append("secrets", secrets),
+};
+
+function append(kind, items) {
+  const dir = process.env.E2E_TRANSCRIPT_DIR;
+  if (!dir || items.length === 0) return;
+  appendFileSync(join(dir, `${kind}.jsonl`), items.map((item) => JSON.stringify(item)).join("\n") + "\n");
+}
 
 /** A free TCP port on 127.0.0.1. */
 export async function freePort() {
@@ -41,12 +59,20 @@ export async function startTenant(options = {}) {
     ...options,
     clients: options.clients ?? [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }],
   });
+  // reset() and close() forget the issued tokens: record them first.
+  for (const method of ["reset", "close"]) {
+    const original = sim[method].bind(sim);
+    sim[method] = (...args) => {
+      record.tokens(sim.issuedTokens);
+      return original(...args);
+    };
+  }
   return sim;
 }
 
 /** The Worker's secrets and vars for a simulator, with overrides. */
 export function workerEnv(sim, overrides = {}) {
-  return {
+  const env = {
     AUTH0_CUSTOM_DOMAIN: sim.url,
     CLIENT_ID,
     CLIENT_SECRET,
@@ -55,6 +81,8 @@ export function workerEnv(sim, overrides = {}) {
     ON_TOKEN_ERROR: "continue",
     ...overrides,
   };
+  record.secrets([env.CLIENT_SECRET, env.LOGIN_HANDLER_SECRET]);
+  return env;
 }
 
 /**
@@ -191,6 +219,10 @@ export class WorkerProcess {
         await this.exited;
       }
     }
+    if (!this.recorded) {
+      this.recorded = true;
+      record.lines(this.lines);
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -233,6 +265,7 @@ export async function postLogin(worker, event = loginEvent(), options = {}) {
     body: options.method === "GET" ? undefined : raw,
   });
   const text = await response.text();
+  record.response(text);
   let body = null;
   try {
     body = JSON.parse(text);

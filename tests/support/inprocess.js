@@ -1,0 +1,260 @@
+// An in-process stack for hostile-input tests: the real login handler, the real Rust/wasm Action
+// (the Node build in build/node), a counting fake KV, a `ctx.waitUntil` collector and a fake Auth0
+// tenant installed as `globalThis.fetch`. One stack is one isolate: the handler's trigger cache
+// and the wasm module's token memory live as long as the process.
+//
+// Everything the stack logs goes to `logs` (console is captured before the handler is loaded,
+// because js/log.js binds console's methods at import time), and every log line and response is
+// checked for the secrets and the issued token as it is produced.
+
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { signBody } from "../../js/signature.js";
+
+const NODE_BUILD = new URL("../../build/node/index.js", import.meta.url);
+if (!existsSync(fileURLToPath(NODE_BUILD))) {
+  throw new Error("build/node/index.js is missing: run `node scripts/build.js` first");
+}
+
+/** Every console line written while the stack is loaded (capped), and lines that leaked a secret. */
+export const logs = [];
+export const leaks = [];
+const MAX_LOGS = 2000;
+const forbidden = [];
+
+const originalConsole = { log: console.log, info: console.info, warn: console.warn, error: console.error };
+for (const method of Object.keys(originalConsole)) {
+  console[method] = (...args) => {
+    const line = args.map((a) => (typeof a === "string" ? a : String(a))).join(" ");
+    for (const secret of forbidden) {
+      if (line.includes(secret)) leaks.push({ where: `console.${method}`, line: line.slice(0, 200) });
+    }
+    if (logs.length < MAX_LOGS) logs.push(line);
+  };
+}
+
+/** Puts console back (the stack keeps logging into the captured sinks of js/log.js). */
+export function restoreConsole() {
+  Object.assign(console, originalConsole);
+}
+
+const { createLoginHandler } = await import("../../js/handler.js");
+const wasmAction = await import(NODE_BUILD.href);
+
+export const URL_BASE = "https://login.example.com";
+export const TENANT = "https://tenant.example.com";
+export const ACCOUNT_API = `${TENANT}/api/v2/`;
+export const CLIENT_ID = "hostile-test-client-id";
+export const CLIENT_SECRET = "cs-7f3a9c1e5b2d4f6a8c0e2a4b6d8f0a1c";
+export const LOGIN_HANDLER_SECRET = "lhs-0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e";
+forbidden.push(CLIENT_SECRET, LOGIN_HANDLER_SECRET);
+
+const b64url = (value) =>
+  Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
+
+/**
+ * A fake Auth0 tenant as `globalThis.fetch`: `POST /oauth/token` answers a JWT-shaped token for
+ * ACCOUNT_API valid 24 h; anything else is a 404. Counts what it is asked.
+ */
+function installFakeTenant() {
+  const tenant = {
+    tokenRequests: 0,
+    otherRequests: 0,
+    badTokenRequests: 0,
+    /** Every access_token issued, for leak checks. */
+    issued: [],
+  };
+  globalThis.fetch = async (input, init = {}) => {
+    const url = new URL(typeof input === "string" ? input : input.url);
+    const method = (init.method ?? "GET").toUpperCase();
+    if (url.origin === TENANT && url.pathname === "/oauth/token" && method === "POST") {
+      tenant.tokenRequests++;
+      let grant = {};
+      try {
+        grant = JSON.parse(init.body);
+      } catch {
+        // counted below
+      }
+      if (
+        grant.grant_type !== "client_credentials" ||
+        grant.client_id !== CLIENT_ID ||
+        grant.client_secret !== CLIENT_SECRET ||
+        grant.audience !== ACCOUNT_API
+      ) {
+        tenant.badTokenRequests++;
+      }
+      const now = Math.floor(Date.now() / 1000);
+      const signature = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+      const token = [
+        b64url({ alg: "RS256", typ: "JWT", kid: "hostile" }),
+        b64url({
+          iss: `${TENANT}/`,
+          sub: `${CLIENT_ID}@clients`,
+          aud: ACCOUNT_API,
+          iat: now,
+          exp: now + 86400,
+        }),
+        signature,
+      ].join(".");
+      tenant.issued.push(token);
+      forbidden.push(token, signature);
+      return new Response(
+        JSON.stringify({ access_token: token, expires_in: 86400, token_type: "Bearer", scope: "read:users" }),
+        { status: 200, headers: { "content-type": "application/json" } },
+      );
+    }
+    tenant.otherRequests++;
+    return new Response(JSON.stringify({ statusCode: 404, error: "Not Found" }), {
+      status: 404,
+      headers: { "content-type": "application/json" },
+    });
+  };
+  return tenant;
+}
+
+/** An in-memory KV counting gets, puts and deletes. */
+export function fakeKv() {
+  const store = new Map();
+  const kv = {
+    store,
+    gets: 0,
+    puts: 0,
+    deletes: 0,
+    async get(key) {
+      kv.gets++;
+      return store.has(key) ? store.get(key) : null;
+    },
+    async put(key, value) {
+      kv.puts++;
+      store.set(key, value);
+    },
+    async delete(key) {
+      kv.deletes++;
+      store.delete(key);
+    },
+  };
+  return kv;
+}
+
+/**
+ * The Actions of the trigger, built for Node from build/node the way js/actions.js binds the
+ * workerd build, each `onExecutePostLogin` wrapped with a call counter. A second, JS Action
+ * (`probe`) runs after it; `probe.onExecute` can be swapped per test (default: nothing).
+ */
+function bindActions() {
+  const counts = { wasm: 0, probe: 0 };
+  const probe = { onExecute: null, lastEvent: null };
+  const actions = [
+    {
+      name: "management-api-token",
+      onExecutePostLogin(event, api) {
+        counts.wasm++;
+        return wasmAction.onExecutePostLogin(event, api);
+      },
+      secrets: ["AUTH0_CUSTOM_DOMAIN", "CLIENT_ID", "CLIENT_SECRET", "ACCOUNT_API"],
+      configuration: wasmAction.configurationNames(),
+      pending: wasmAction.pendingWork,
+    },
+    {
+      name: "probe",
+      async onExecutePostLogin(event, api) {
+        counts.probe++;
+        probe.lastEvent = event;
+        await probe.onExecute?.(event, api);
+      },
+    },
+  ];
+  return { actions, counts, probe };
+}
+
+/**
+ * The stack. `send(request)` never throws for a handler failure: it reports it as `threw`.
+ * Each call returns the response (status, headers, raw text, parsed JSON or `undefined`) and
+ * what the request cost (`delta`: Action calls, KV operations, token and other tenant requests,
+ * waitUntil promises), measured after its waitUntil work settled.
+ */
+export function createStack({ env: envOverrides = {} } = {}) {
+  const tenant = installFakeTenant();
+  const kv = fakeKv();
+  const { actions, counts, probe } = bindActions();
+  const handler = createLoginHandler({ actions, now: Date.now });
+  const env = {
+    AUTH0_CUSTOM_DOMAIN: TENANT,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    ACCOUNT_API,
+    LOGIN_HANDLER_SECRET,
+    ACTIONS_CACHE: kv,
+    ...envOverrides,
+  };
+  const waitUntilFailures = [];
+  let waitUntilCount = 0;
+
+  const snapshot = () => ({
+    wasmCalls: counts.wasm,
+    probeCalls: counts.probe,
+    kvGets: kv.gets,
+    kvPuts: kv.puts,
+    kvDeletes: kv.deletes,
+    tokenRequests: tenant.tokenRequests,
+    otherRequests: tenant.otherRequests,
+    waitUntil: waitUntilCount,
+  });
+
+  async function send(request) {
+    const before = snapshot();
+    const pending = [];
+    const ctx = {
+      waitUntil(promise) {
+        waitUntilCount++;
+        pending.push(promise);
+      },
+    };
+    let response;
+    let threw = null;
+    try {
+      response = await handler.fetch(request, env, ctx);
+    } catch (error) {
+      threw = error;
+    }
+    for (const outcome of await Promise.allSettled(pending)) {
+      if (outcome.status === "rejected") waitUntilFailures.push(outcome.reason);
+    }
+    const after = snapshot();
+    const delta = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - before[k]]));
+    if (threw) return { threw, delta };
+    const text = await response.text();
+    let body;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    const headerText = [...response.headers].map(([k, v]) => `${k}: ${v}`).join("\n");
+    for (const secret of forbidden) {
+      if (text.includes(secret) || headerText.includes(secret)) {
+        leaks.push({ where: `response ${response.status}`, line: text.slice(0, 200) });
+      }
+    }
+    return { status: response.status, headers: response.headers, text, body, delta };
+  }
+
+  /** A POST /post-login request with `body` (string or bytes), signed now unless told otherwise. */
+  async function signedRequest(
+    body,
+    { contentType = "application/json", signature, at = Math.floor(Date.now() / 1000), headers = {} } = {},
+  ) {
+    const header = signature === undefined ? await signBody(body, LOGIN_HANDLER_SECRET, at) : signature;
+    return new Request(`${URL_BASE}/post-login`, {
+      method: "POST",
+      headers: {
+        ...(contentType === null ? {} : { "content-type": contentType }),
+        ...(header === null ? {} : { "x-signature": header }),
+        ...headers,
+      },
+      body,
+    });
+  }
+
+  return { handler, env, kv, tenant, counts, probe, waitUntilFailures, send, signedRequest, snapshot };
+}
