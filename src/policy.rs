@@ -205,7 +205,8 @@ impl CachedToken {
         }
         let token =
             ManagementToken::from_parts(record.access_token, record.issued_at, record.expires_at);
-        Ok((token, record.use_until))
+        // A record never serves past its token's own expiry, whatever `use_until` says.
+        Ok((token, record.use_until.min(record.expires_at)))
     }
 }
 

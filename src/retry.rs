@@ -27,7 +27,8 @@ pub struct RetryPolicy {
     pub config_cooldown_ms: (u64, u64),
     /// First cool-down after transient failures (5xx, network) exhausted the retries; doubles.
     pub transient_cooldown_ms: (u64, u64),
-    /// Cool-down after a 429 that named no reset time.
+    /// Cool-down after a 429 that named no reset time (a named reset is honoured up to the
+    /// configuration cool-down's maximum).
     pub rate_limit_default_ms: u64,
 }
 
@@ -92,7 +93,8 @@ impl RetryPolicy {
             .backoff_base_ms
             .saturating_mul(1u64 << retry.min(20))
             .min(self.backoff_cap_ms);
-        (ceiling as f64 * random.clamp(0.0, 1.0)) as u64
+        // `min`: float rounding must never push a huge ceiling over itself.
+        ((ceiling as f64 * random.clamp(0.0, 1.0)) as u64).min(ceiling)
     }
 
     /// How long the identity cools down after its `failures`-th consecutive failure (1-based).
@@ -105,10 +107,13 @@ impl RetryPolicy {
         match class {
             FailureClass::Configuration => doubling(self.config_cooldown_ms),
             FailureClass::Transient => doubling(self.transient_cooldown_ms),
+            // Capped like configuration failures: a hostile or broken `Retry-After` must not
+            // pause token requests for days.
             FailureClass::RateLimited { reset_at_ms } => reset_at_ms
                 .map(|reset| reset.saturating_sub(now_ms))
                 .filter(|ms| *ms > 0)
-                .unwrap_or(self.rate_limit_default_ms),
+                .unwrap_or(self.rate_limit_default_ms)
+                .min(self.config_cooldown_ms.1),
         }
     }
 }
@@ -154,6 +159,10 @@ fn parse_http_date(text: &str) -> Option<u64> {
         _ => return None,
     };
     let year: i64 = parts.next()?.parse().ok()?;
+    // IMF-fixdate years have four digits; anything else is not a date we can act on.
+    if !(1970..=9999).contains(&year) {
+        return None;
+    }
     let mut clock = parts.next()?.split(':');
     let (h, m, s): (u64, u64, u64) = (
         clock.next()?.parse().ok()?,

@@ -176,10 +176,7 @@ fn split_host_port(authority: &str) -> core::result::Result<(&str, Option<&str>)
         let end = rest.find(']').ok_or("has an unterminated IPv6 address")?;
         let host = &authority[..end + 2];
         let after = &rest[end + 1..];
-        if !rest[..end]
-            .chars()
-            .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
-        {
+        if rest[..end].parse::<std::net::Ipv6Addr>().is_err() {
             return Err("has an invalid IPv6 address");
         }
         match after {
