@@ -27,8 +27,15 @@ function json(status, body, headers = {}) {
   });
 }
 
-const refuse = (status, error, description, headers) =>
-  json(status, { error, error_description: description }, headers);
+/** An error answer; every refusal is logged (without the body, which is the caller's data). */
+function refuse(status, error, description, headers) {
+  log(status >= 500 ? "error" : "warn", "request_refused", {
+    status,
+    error,
+    reason: description.slice(0, 200),
+  });
+  return json(status, { error, error_description: description }, headers);
+}
 
 /** The body could not be read (the client went away mid-stream). */
 class UnreadableBodyError extends Error {}
@@ -100,7 +107,6 @@ export function createLoginHandler({ actions, now = Date.now }) {
       body = await readBody(request, MAX_BODY_BYTES);
     } catch (error) {
       if (!(error instanceof UnreadableBodyError)) throw error;
-      log("warn", "request_refused", { status: 400, reason: "body could not be read" });
       return refuse(400, "invalid_request", "the body could not be read");
     }
     if (body === null) {
@@ -113,7 +119,6 @@ export function createLoginHandler({ actions, now = Date.now }) {
     }
     const signature = await verifySignature(request.headers.get("x-signature"), body, secret, now() / 1000);
     if (!signature.ok) {
-      log("warn", "request_refused", { status: 401, reason: signature.reason });
       return refuse(401, "invalid_signature", signature.reason);
     }
     let input;

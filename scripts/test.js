@@ -1,5 +1,6 @@
-// `npm test`: Rust unit and integration tests, JS unit tests, the end-to-end tests under
-// `wrangler dev`, then the secret-hygiene check over everything the end-to-end run printed.
+// `npm test`: Rust unit, integration and property tests, JS unit tests, the end-to-end tests
+// under `wrangler dev` (including the fault matrix), the load test, then the secret-hygiene
+// check over everything those runs printed.
 // Installs and builds whatever is missing first.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +14,7 @@ const transcript = mkdtempSync(join(tmpdir(), "e2e-transcript-"));
 const env = { ...process.env, E2E_TRANSCRIPT_DIR: transcript };
 try {
   run(process.execPath, ["--test", "--test-concurrency=1", "tests/e2e/"], { env });
+  run(process.execPath, ["--test", "tests/load/"], { env });
   run(process.execPath, ["--test", "tests/hygiene.test.js"], { env });
 } finally {
   rmSync(transcript, { recursive: true, force: true });

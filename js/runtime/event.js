@@ -113,7 +113,11 @@ export function validateEventInput(body) {
     }
   }
   for (const field of Object.keys(body)) {
-    if (!OBJECT_FIELDS.includes(field)) throw new InvalidEventError(`unknown field "${field}"`);
+    if (!OBJECT_FIELDS.includes(field)) {
+      // The name is the caller's; echo a bounded part of it.
+      const shown = field.length > 64 ? `${field.slice(0, 64)}…` : field;
+      throw new InvalidEventError(`unknown field "${shown}"`);
+    }
     if (!isPlainObject(body[field])) {
       throw new InvalidEventError(`"${field}" must be an object, got ${typeOf(body[field])}`);
     }

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 
+import { signBody } from "../../js/signature.js";
 import {
   freePort,
   CLIENT_ID,
@@ -298,13 +299,32 @@ describe("refused requests", () => {
       status: 401,
       options: { signature: `t=${Math.floor(Date.now() / 1000) - 301},v1=${"0".repeat(64)}` },
     },
+    {
+      name: "timestamp 301 s in the future",
+      status: 401,
+      options: { signature: `t=${Math.floor(Date.now() / 1000) + 301},v1=${"0".repeat(64)}` },
+    },
+    { name: "body changed by one byte after signing", status: 401, tamper: "byte" },
+    { name: "signature made for a different body", status: 401, tamper: "other-body" },
     { name: "invalid JSON", status: 400, options: { body: "{" } },
     { name: "secrets in the body", status: 400, event: { ...loginEvent(), secrets: { CLIENT_SECRET: "x" } } },
     { name: "no user_id", status: 400, event: { user: { email: "a@example.com" } } },
   ];
-  for (const { name, status, options, event } of cases) {
+  /** Options for a correctly signed request whose body then changes, or a signature of another body. */
+  async function tampered(kind) {
+    const body = JSON.stringify(loginEvent("auth0|tampered"));
+    const signed = await signBody(
+      kind === "other-body" ? JSON.stringify(loginEvent("auth0|someone-else")) : body,
+      LOGIN_HANDLER_SECRET,
+      Date.now() / 1000,
+    );
+    const sent = kind === "byte" ? body.replace("tampered", "tamperee") : body;
+    return { body: sent, signature: signed };
+  }
+
+  for (const { name, status, options, event, tamper } of cases) {
     test(`${name} → ${status}, no token request`, async () => {
-      const response = await login(worker, event ?? loginEvent(), options);
+      const response = await login(worker, event ?? loginEvent(), tamper ? await tampered(tamper) : options);
       assert.equal(response.status, status, response.text);
       assert.equal(typeof response.body.error, "string");
       assert.equal(typeof response.body.error_description, "string");
@@ -315,6 +335,16 @@ describe("refused requests", () => {
   test("GET /healthz → 200", async () => {
     const response = await fetch(`${worker.url}/healthz`);
     assert.equal(response.status, 200);
+  });
+
+  test("refused requests cost nothing: no KV read, no Action run, no token request", async () => {
+    const logs = worker.logs();
+    assert.ok(logs.filter((r) => r.event === "request_refused").length >= 8, "the refusals were logged");
+    assert.deepEqual(
+      logs.filter((r) => r.event === "kv_read" || r.component === "m2m-token-action").map((r) => r.event),
+      [],
+    );
+    assert.equal(sim.stats.tokenRequests, 0);
   });
 });
 
