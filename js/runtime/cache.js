@@ -56,6 +56,7 @@ export class TriggerCache {
   replace(records) {
     this.records.clear();
     this.dirty = false;
+    this.lostToExpiry = false;
     const at = this.now();
     for (const [key, record] of records) {
       if (
@@ -71,14 +72,28 @@ export class TriggerCache {
     }
   }
 
-  /** Drops records whose time has come; they neither count toward limits nor get returned. */
+  /**
+   * Drops records whose time has come; they neither count toward limits nor get returned.
+   * Expiry alone does not make the cache dirty: KV expires the stored copy by itself.
+   */
   #purge(at) {
     for (const [key, record] of this.records) {
-      if (record.expires_at <= at) {
-        this.records.delete(key);
-        this.dirty = true;
-      }
+      if (record.expires_at <= at) this.#expire(key);
     }
+  }
+
+  #expire(key) {
+    this.records.delete(key);
+    this.lostToExpiry = true;
+  }
+
+  /**
+   * Whether this copy may be missing something KV has: it is empty, or it lost a record to
+   * expiry (another isolate may have stored a newer one).
+   */
+  needsSync() {
+    this.#purge(this.now());
+    return this.lostToExpiry || this.records.size === 0;
   }
 
   /** `api.cache.get(key)` → `{ value, expires_at }` or `undefined`. */
@@ -87,8 +102,7 @@ export class TriggerCache {
     const record = this.records.get(key);
     if (record === undefined) return undefined;
     if (record.expires_at <= this.now()) {
-      this.records.delete(key);
-      this.dirty = true;
+      this.#expire(key);
       return undefined;
     }
     return { value: record.value, expires_at: record.expires_at };

@@ -3,9 +3,11 @@
 // - One KV key per trigger holds all its records.
 // - The isolate keeps the records in memory and shares them between its executions (Auth0's
 //   cache is best-effort across executions, and module scope in Auth0's Node 22 runtime is
-//   reused the same way). It re-reads KV only when its copy is older than the sync interval
-//   (default 60 s, KV's own edge-cache time, so a memory copy is never staler than a KV read
-//   could be). Concurrent logins of a cold isolate share one KV read.
+//   reused the same way). A cold isolate reads KV once (concurrent logins share the read). A
+//   warm isolate never reads KV while its copy holds live records and has lost none to expiry:
+//   memory already has what the Actions stored. Only a copy that is empty or lost a record (another
+//   isolate may have stored a newer one) is re-read, at most once per sync interval (default
+//   60 s, KV's own edge-cache time).
 // - Changes are written back after the response, through `ctx.waitUntil`, only when something
 //   changed. The KV expiration follows the records: the latest `expires_at` among them (KV
 //   needs at least 60 s ahead), so an Action's 86,000 s record lives 86,000 s in KV.
@@ -43,12 +45,15 @@ export class KvTriggerCache {
   }
 
   /**
-   * The cache for a login: the isolate's copy, re-read from KV when older than the sync
-   * interval. Resolves to `{ cache, kvRead }`; never rejects.
+   * The cache for a login: the isolate's copy; read from KV on a cold isolate, and re-read when
+   * the copy is empty or lost a record and is older than the sync interval.
+   * Resolves to `{ cache, kvRead }`; never rejects.
    * @param {KVNamespace | undefined} kv
    */
   async forLogin(kv) {
-    if (this.now() - this.syncedAt < this.syncIntervalMs) return { cache: this.cache, kvRead: false };
+    const cold = this.syncedAt === -Infinity;
+    const recent = this.now() - this.syncedAt < this.syncIntervalMs;
+    if (!cold && (recent || !this.cache.needsSync())) return { cache: this.cache, kvRead: false };
     this.loading ??= this.#sync(kv).finally(() => (this.loading = null));
     await this.loading;
     return { cache: this.cache, kvRead: true };

@@ -403,11 +403,20 @@ describe("dirty flag", () => {
     assert.equal(cache.dirty, false);
   });
 
-  test("is true when get drops an expired record", () => {
+  test("stays false when get drops an expired record (KV expires its copy itself), which needs a sync", () => {
     const cache = newCache(liveRecords());
+    assert.equal(cache.needsSync(), false);
     t = START + 60_000;
     assert.equal(cache.get("k"), undefined);
-    assert.equal(cache.dirty, true);
+    assert.equal(cache.dirty, false);
+    assert.equal(cache.needsSync(), true);
+  });
+
+  test("an empty cache needs a sync; replace() clears the need", () => {
+    const cache = newCache();
+    assert.equal(cache.needsSync(), true);
+    cache.replace([["k", { value: "v", expires_at: START + 1000 }]]);
+    assert.equal(cache.needsSync(), false);
   });
 });
 

@@ -370,6 +370,34 @@ describe("KvTriggerCache: the isolate's memory tier", () => {
     assert.equal(kv.calls.get.length, 2);
   });
 
+  test("a warm copy holding live records is never re-read, however old (memory already has them)", async () => {
+    const kv = fakeKv();
+    const store = new KvTriggerCache(TRIGGER, { now, log: recorder().log });
+    const { cache } = await store.forLogin(kv);
+    cache.set("token", "abc", { ttl: 3_600_000 });
+    for (let i = 0; i < 10; i++) {
+      t += DEFAULT_SYNC_INTERVAL_MS * 5;
+      assert.equal((await store.forLogin(kv)).kvRead, false);
+    }
+    assert.equal(kv.calls.get.length, 1);
+  });
+
+  test("a copy that lost a record to expiry is re-read once the sync interval has passed", async () => {
+    const kv = fakeKv();
+    const store = new KvTriggerCache(TRIGGER, { now, log: recorder().log });
+    const { cache } = await store.forLogin(kv);
+    cache.set("short", "a", { ttl: 1000 });
+    cache.set("long", "b", { ttl: 3_600_000 });
+    t += 30_000;
+    assert.equal((await store.forLogin(kv)).kvRead, false, "inside the interval");
+    t += DEFAULT_SYNC_INTERVAL_MS;
+    assert.equal(
+      (await store.forLogin(kv)).kvRead,
+      true,
+      "lost 'short': another isolate may have renewed it",
+    );
+  });
+
   test("a change not yet written back survives a sync", async () => {
     const kv = fakeKv();
     const store = new KvTriggerCache(TRIGGER, { now, log: recorder().log, syncIntervalMs: 0 });
