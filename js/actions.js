@@ -44,27 +44,34 @@ export function bindPostLoginActions(wasm) {
     log("warn", "wasm_instance_replaced", { action });
   }
 
+  function trapped(action, error) {
+    if (error instanceof WebAssembly.RuntimeError) {
+      log("error", "wasm_trap", { action, error: `${error.name}: ${error.message}` });
+      broken = true;
+    }
+  }
+
   const guarded =
     (action, fn) =>
     (...args) => {
       ensureInstance(action);
+      let result;
+      try {
+        result = fn(...args);
+      } catch (error) {
+        trapped(action, error);
+        throw error;
+      }
+      // A hit completes synchronously (no promise): nothing more to guard.
+      if (!(result instanceof Promise)) return result;
       return new Promise((resolve, reject) => {
         inFlight.add(reject);
         const settle = (done) => (value) => {
           inFlight.delete(reject);
           done(value);
         };
-        let call;
-        try {
-          call = Promise.resolve(fn(...args));
-        } catch (error) {
-          call = Promise.reject(error);
-        }
-        call.then(settle(resolve), (error) => {
-          if (error instanceof WebAssembly.RuntimeError) {
-            log("error", "wasm_trap", { action, error: `${error.name}: ${error.message}` });
-            broken = true;
-          }
+        result.then(settle(resolve), (error) => {
+          trapped(action, error);
           settle(reject)(error);
         });
       });

@@ -194,15 +194,11 @@ impl<'a, H: Host> TokenProvider<'a, H> {
 
     /// A token usable now. Blocks on a token request only when no valid token exists at all.
     pub async fn acquire(&self, secrets: &Secrets) -> Result<Acquired> {
+        if let Some(acquired) = self.cached(secrets) {
+            return Ok(acquired);
+        }
         let now = self.host.now_ms();
         let key = RequestKey::of(secrets);
-        if let Some(held) = self.state.held_for(secrets, now) {
-            return Ok(self.hit(held, Source::Memory, &key, now));
-        }
-        if let Some(held) = self.read_cache(secrets, now) {
-            self.state.hold(held.clone());
-            return Ok(self.hit(held, Source::Cache, &key, now));
-        }
         if let Some(flight) = self.state.flight(&key) {
             self.host.log(LogRecord::info("token_request_joined"));
             let token = flight.wait().await?;
@@ -285,23 +281,63 @@ impl<'a, H: Host> TokenProvider<'a, H> {
             .log(LogRecord::warn("token_discarded").field("fingerprint", rejected.fingerprint()));
     }
 
-    fn hit(&self, held: Held, source: Source, key: &RequestKey, now: u64) -> Acquired {
-        let refresh_due = now >= held.refresh_at_ms
-            && self.state.flight(key).is_none()
-            && self.state.cooling(key, now).is_none();
+    /// Whether a login holding a token is served without waiting: the token this isolate
+    /// holds, else one from the trigger cache. Synchronous — the hot path of every login.
+    pub fn cached(&self, secrets: &Secrets) -> Option<Acquired> {
+        self.cached_with(secrets, |token| token.clone())
+            .map(|(token, source, refresh_due)| Acquired {
+                token,
+                source,
+                refresh_due,
+            })
+    }
+
+    /// Like [`TokenProvider::cached`], for a caller that does not need the token itself (the
+    /// Action only needs to know it is there): returns whether a background refresh is due.
+    pub fn has_cached(&self, secrets: &Secrets) -> Option<bool> {
+        self.cached_with(secrets, |_| ())
+            .map(|((), _, refresh_due)| refresh_due)
+    }
+
+    fn cached_with<T>(
+        &self,
+        secrets: &Secrets,
+        take: impl Fn(&ManagementToken) -> T,
+    ) -> Option<(T, Source, bool)> {
+        let now = self.host.now_ms();
+        let from_memory = self.state.with_held(secrets, now, |held| {
+            (
+                take(&held.token),
+                self.hit(held, Source::Memory, secrets, now),
+            )
+        });
+        if let Some((token, refresh_due)) = from_memory {
+            return Some((token, Source::Memory, refresh_due));
+        }
+        let held = self.read_cache(secrets, now)?;
+        let refresh_due = self.hit(&held, Source::Cache, secrets, now);
+        let token = take(&held.token);
+        self.state.hold(held);
+        Some((token, Source::Cache, refresh_due))
+    }
+
+    /// Logs a hit and says whether a background refresh is due.
+    fn hit(&self, held: &Held, source: Source, secrets: &Secrets, now: u64) -> bool {
+        // The request key (a hash of the secret, three copies) is built only past the refresh
+        // point, not on every hit.
+        let refresh_due = now >= held.refresh_at_ms && {
+            let key = RequestKey::of(secrets);
+            self.state.flight(&key).is_none() && self.state.cooling(&key, now).is_none()
+        };
         let mut record = LogRecord::info("cache_hit")
             .field("tier", source.as_str())
-            .field("fingerprint", held.token.fingerprint())
+            .field("fingerprint", held.fingerprint.as_str())
             .field("expires_in_s", held.use_until_ms.saturating_sub(now) / 1000);
         if refresh_due {
             record = record.field("refresh", "due");
         }
         self.host.log(record);
-        Acquired {
-            token: held.token,
-            source,
-            refresh_due,
-        }
+        refresh_due
     }
 
     fn read_cache(&self, secrets: &Secrets, now: u64) -> Option<Held> {
@@ -335,6 +371,7 @@ impl<'a, H: Host> TokenProvider<'a, H> {
                 .refresh_at_ms(&token, use_until_ms, self.host.random());
         Held {
             identity: TokenIdentity::of(secrets),
+            fingerprint: token.fingerprint(),
             token,
             use_until_ms,
             refresh_at_ms,

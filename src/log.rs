@@ -3,7 +3,9 @@
 //! Callers add fields one by one; nothing in this crate ever adds a secret, an access token or
 //! an `Authorization` header — tokens appear only as [`crate::token::fingerprint`]s.
 
-use serde_json::{Map, Value};
+use core::fmt::Write as _;
+
+use serde_json::Value;
 
 /// The `component` field of every record the Action writes.
 pub const COMPONENT: &str = "m2m-token-action";
@@ -83,22 +85,66 @@ impl LogRecord {
         self.fields.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
-    /// The record as one line of JSON: `level`, `event`, `component`, then the fields.
+    /// The record as one line of JSON: `level`, `event`, `component`, then the fields in the
+    /// order they were added. Written directly (no intermediate map): it runs on every login.
     pub fn to_json_line(&self) -> String {
-        let mut map = Map::new();
-        map.insert("level".into(), self.level.as_str().into());
-        map.insert("event".into(), self.event.into());
-        map.insert("component".into(), COMPONENT.into());
+        let mut line = String::with_capacity(96 + 32 * self.fields.len());
+        line.push_str("{\"level\":\"");
+        line.push_str(self.level.as_str());
+        line.push_str("\",\"event\":");
+        push_json_string(&mut line, self.event);
+        line.push_str(",\"component\":\"");
+        line.push_str(COMPONENT);
+        line.push('"');
         for (key, value) in &self.fields {
-            map.insert((*key).into(), value.clone());
+            line.push(',');
+            push_json_string(&mut line, key);
+            line.push(':');
+            match value {
+                Value::String(text) => push_json_string(&mut line, text),
+                other => line.push_str(&other.to_string()),
+            }
         }
-        Value::Object(map).to_string()
+        line.push('}');
+        line
     }
+}
+
+/// Appends `text` as a JSON string literal.
+fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_are_escaped_and_field_order_is_kept() {
+        let line = LogRecord::info("x")
+            .field("b", "quote \" backslash \\ newline \n nul \u{0} é")
+            .field("a", serde_json::json!({"k": [1, null]}))
+            .to_json_line();
+        let value: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["b"], "quote \" backslash \\ newline \n nul \u{0} é");
+        assert_eq!(value["a"], serde_json::json!({"k": [1, null]}));
+        assert!(line.find("\"b\"").unwrap() < line.find("\"a\"").unwrap());
+        assert!(line.starts_with("{\"level\":\"info\",\"event\":\"x\",\"component\":"));
+    }
 
     #[test]
     fn a_record_is_one_line_of_json_with_its_fields() {

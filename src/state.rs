@@ -68,6 +68,8 @@ pub struct Held {
     pub identity: TokenIdentity,
     /// The token.
     pub token: ManagementToken,
+    /// The token's fingerprint, computed once (it is logged on every hit).
+    pub fingerprint: String,
     /// Last instant it may serve a login.
     pub use_until_ms: u64,
     /// When this isolate starts refreshing it.
@@ -105,11 +107,21 @@ impl TokenState {
 
     /// The held token, if it serves `secrets` at `now_ms`.
     pub fn held_for(&self, secrets: &Secrets, now_ms: u64) -> Option<Held> {
+        self.with_held(secrets, now_ms, Held::clone)
+    }
+
+    /// Calls `f` with the held token if it serves `secrets` at `now_ms`, without copying it.
+    pub fn with_held<T>(
+        &self,
+        secrets: &Secrets,
+        now_ms: u64,
+        f: impl FnOnce(&Held) -> T,
+    ) -> Option<T> {
         self.held
             .borrow()
             .as_ref()
             .filter(|h| h.identity.matches(secrets) && now_ms < h.use_until_ms)
-            .cloned()
+            .map(f)
     }
 
     /// Remembers a token.

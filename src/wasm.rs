@@ -85,6 +85,10 @@ extern "C" {
 thread_local! {
     /// The isolate's token memory (memory tier, request in flight, cool-down).
     static STATE: Rc<TokenState> = Rc::new(TokenState::new());
+    /// The last `event.secrets` and `event.configuration` objects and what was read from them.
+    /// The runtime hands out the same frozen objects while the Worker's environment lives, so
+    /// a login recognises them by identity instead of reading and validating them again.
+    static INPUTS: RefCell<Option<(JsValue, JsValue, Rc<Inputs>)>> = const { RefCell::new(None) };
     /// The background refresh running now, for `pendingWork()`.
     static BACKGROUND: RefCell<Option<Promise>> = const { RefCell::new(None) };
 }
@@ -254,27 +258,39 @@ fn describe_js_error(error: &JsValue) -> String {
     }
 }
 
-/// What one call reads from `event`.
+/// What a call reads from `event.secrets` and `event.configuration`.
 struct Inputs {
     secrets: crate::Result<Secrets>,
     config: Config,
-    user_id: Option<String>,
 }
 
-fn read_inputs(event: &JsValue) -> Inputs {
+fn read_inputs(event: &JsValue) -> Rc<Inputs> {
     let secrets_object = get(event, "secrets");
-    let secrets = Secrets::from_lookup(|name| get(&secrets_object, name).as_string());
     let configuration = get(event, "configuration");
+    let known = INPUTS.with(|memo| {
+        memo.borrow()
+            .as_ref()
+            .filter(|(s, c, _)| Object::is(s, &secrets_object) && Object::is(c, &configuration))
+            .map(|(_, _, inputs)| inputs.clone())
+    });
+    if let Some(inputs) = known {
+        return inputs;
+    }
+    let secrets = Secrets::from_lookup(|name| get(&secrets_object, name).as_string());
     let config = Config::from_lookup(
         |name| get(&configuration, name).as_string(),
         |record| log_line(&record),
     );
-    let user_id = get(&get(event, "user"), "user_id").as_string();
-    Inputs {
-        secrets,
-        config,
-        user_id,
-    }
+    let inputs = Rc::new(Inputs { secrets, config });
+    INPUTS.with(|memo| {
+        *memo.borrow_mut() = Some((secrets_object, configuration, inputs.clone()));
+    });
+    inputs
+}
+
+/// `event.user.user_id`, read only when needed (the roles claim).
+fn user_id(event: &JsValue) -> Option<String> {
+    get(&get(event, "user"), "user_id").as_string()
 }
 
 /// Starts the background refresh, once per isolate at a time; `pendingWork()` hands its promise
@@ -303,35 +319,55 @@ fn spawn_refresh(host: Rc<WorkerHost>, state: Rc<TokenState>, inputs: Rc<Inputs>
 /// and with `ROLES_CLAIM` configured sets the user's role names as that claim on the ID and
 /// access tokens. When no token can be had it logs why and, if `ON_TOKEN_ERROR` is `deny`, calls
 /// `api.access.deny(reason)`. It never rejects for a token, cache or Management API problem.
+///
+/// A login served from memory or the cache (the common case) completes synchronously and
+/// returns `undefined`; otherwise it returns a promise. The runtime awaits either.
 #[wasm_bindgen(js_name = onExecutePostLogin)]
-pub async fn on_execute_post_login(event: JsValue, api: Api) -> Result<(), JsValue> {
-    let inputs = Rc::new(read_inputs(&event));
+pub fn on_execute_post_login(event: JsValue, api: Api) -> JsValue {
+    let inputs = read_inputs(&event);
     #[cfg(feature = "test-hooks")]
-    if inputs.user_id.as_deref() == Some("test|panic") {
+    if user_id(&event).as_deref() == Some("test|panic") {
         panic!("deliberate panic for user test|panic (test-hooks build)");
     }
     let host = Rc::new(WorkerHost { api });
     let state = STATE.with(Rc::clone);
-    let provider = TokenProvider::new(&*host, &state).with_settings(inputs.config.settings);
-    let effects = post_login::execute(
-        &provider,
-        &inputs.secrets,
-        &inputs.config,
-        inputs.user_id.as_deref(),
-    )
-    .await;
-    if let Some((claim, roles)) = &effects.roles_claim {
-        let value: JsValue = roles.iter().map(JsValue::from).collect::<Array>().into();
-        host.api.id_token().set_custom_claim(claim, &value)?;
-        host.api.access_token().set_custom_claim(claim, &value)?;
+    if let (Ok(secrets), None) = (&inputs.secrets, &inputs.config.roles_claim) {
+        let provider = TokenProvider::new(&*host, &state).with_settings(inputs.config.settings);
+        if let Some(refresh_due) = provider.has_cached(secrets) {
+            if refresh_due {
+                spawn_refresh(host, state, inputs);
+            }
+            return JsValue::UNDEFINED;
+        }
     }
-    if effects.deny {
-        host.api.access().deny(DENY_REASON)?;
-    }
-    if effects.refresh_due {
-        spawn_refresh(host, state, inputs);
-    }
-    Ok(())
+    let user_id = inputs
+        .config
+        .roles_claim
+        .as_ref()
+        .and_then(|_| user_id(&event));
+    future_to_promise(async move {
+        let provider = TokenProvider::new(&*host, &state).with_settings(inputs.config.settings);
+        let effects = post_login::execute(
+            &provider,
+            &inputs.secrets,
+            &inputs.config,
+            user_id.as_deref(),
+        )
+        .await;
+        if let Some((claim, roles)) = &effects.roles_claim {
+            let value: JsValue = roles.iter().map(JsValue::from).collect::<Array>().into();
+            host.api.id_token().set_custom_claim(claim, &value)?;
+            host.api.access_token().set_custom_claim(claim, &value)?;
+        }
+        if effects.deny {
+            host.api.access().deny(DENY_REASON)?;
+        }
+        if effects.refresh_due {
+            spawn_refresh(host, state, inputs);
+        }
+        Ok(JsValue::UNDEFINED)
+    })
+    .into()
 }
 
 /// The background work the Action started (a token refresh), as a promise for the runtime to
@@ -358,7 +394,7 @@ pub async fn get_management_token(event: JsValue, api: Api) -> Result<String, Js
     let state = STATE.with(Rc::clone);
     let provider = TokenProvider::new(&host, &state).with_settings(inputs.config.settings);
     match provider
-        .on_execute_post_login(inputs.secrets, inputs.config.on_error)
+        .on_execute_post_login(inputs.secrets.clone(), inputs.config.on_error)
         .await
     {
         Outcome::Token(acquired) => Ok(acquired.token.into_access_token()),
@@ -389,7 +425,7 @@ impl ManagementApi {
     pub fn new(event: JsValue, api: Api) -> ManagementApi {
         ManagementApi {
             host: Rc::new(WorkerHost { api }),
-            inputs: Rc::new(read_inputs(&event)),
+            inputs: read_inputs(&event),
         }
     }
 

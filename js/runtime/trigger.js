@@ -22,6 +22,31 @@ export const ACTION_FAILURE_REASON = "Login could not be completed.";
  *   (e.g. a token refresh); the handler keeps the Worker alive for it with `ctx.waitUntil`
  */
 
+/** Each Action's frozen `secrets` and `configuration`, once per environment object. */
+const variablesByEnv = new WeakMap();
+
+/**
+ * The Action's `{ secrets, configuration }` from `env`. The same frozen objects are handed out for
+ * as long as the environment object lives (a Worker's env does not change within an isolate),
+ * so an Action can recognise settings it has already validated by identity.
+ */
+function actionVariables(env, action) {
+  let perAction = variablesByEnv.get(env);
+  if (!perAction) {
+    perAction = new Map();
+    variablesByEnv.set(env, perAction);
+  }
+  let variables = perAction.get(action);
+  if (!variables) {
+    variables = {
+      secrets: pickStrings(env, action.secrets ?? []),
+      configuration: pickStrings(env, action.configuration ?? []),
+    };
+    perAction.set(action, variables);
+  }
+  return variables;
+}
+
 /**
  * Executes the trigger for one login.
  * @param {object} options
@@ -44,10 +69,7 @@ export async function executePostLogin({ actions, input, env, cache, log, budget
   const run = (async () => {
     for (const action of actions) {
       current = action.name;
-      const event = buildEvent(input, {
-        secrets: pickStrings(env, action.secrets ?? []),
-        configuration: pickStrings(env, action.configuration ?? []),
-      });
+      const event = buildEvent(input, actionVariables(env, action));
       await action.onExecutePostLogin(event, createPostLoginApi(state, action.name));
       if (result.access.denied) break;
     }
