@@ -229,7 +229,7 @@ impl<'a, H: Host> TokenProvider<'a, H> {
         }
         let current = self.state.held_for(secrets, now);
         // Another isolate may have refreshed already: adopt its token instead of requesting.
-        if let Some(newer) = self.read_cache(secrets, now)
+        if let Some(newer) = self.read_cache(secrets, now, false)
             && current
                 .as_ref()
                 .is_none_or(|c| newer.token.expires_at_ms() > c.token.expires_at_ms())
@@ -284,24 +284,27 @@ impl<'a, H: Host> TokenProvider<'a, H> {
     /// Whether a login holding a token is served without waiting: the token this isolate
     /// holds, else one from the trigger cache. Synchronous — the hot path of every login.
     pub fn cached(&self, secrets: &Secrets) -> Option<Acquired> {
-        self.cached_with(secrets, |token| token.clone())
-            .map(|(token, source, refresh_due)| Acquired {
+        self.cached_with(secrets, true, |token| token.clone()).map(
+            |(token, source, refresh_due)| Acquired {
                 token,
                 source,
                 refresh_due,
-            })
+            },
+        )
     }
 
     /// Like [`TokenProvider::cached`], for a caller that does not need the token itself (the
     /// Action only needs to know it is there): returns whether a background refresh is due.
+    /// A miss is not logged: the caller goes on to [`TokenProvider::acquire`], which logs it.
     pub fn has_cached(&self, secrets: &Secrets) -> Option<bool> {
-        self.cached_with(secrets, |_| ())
+        self.cached_with(secrets, false, |_| ())
             .map(|((), _, refresh_due)| refresh_due)
     }
 
     fn cached_with<T>(
         &self,
         secrets: &Secrets,
+        log_miss: bool,
         take: impl Fn(&ManagementToken) -> T,
     ) -> Option<(T, Source, bool)> {
         let now = self.host.now_ms();
@@ -314,7 +317,7 @@ impl<'a, H: Host> TokenProvider<'a, H> {
         if let Some((token, refresh_due)) = from_memory {
             return Some((token, Source::Memory, refresh_due));
         }
-        let held = self.read_cache(secrets, now)?;
+        let held = self.read_cache(secrets, now, log_miss)?;
         let refresh_due = self.hit(&held, Source::Cache, secrets, now);
         let token = take(&held.token);
         self.state.hold(held);
@@ -340,7 +343,7 @@ impl<'a, H: Host> TokenProvider<'a, H> {
         refresh_due
     }
 
-    fn read_cache(&self, secrets: &Secrets, now: u64) -> Option<Held> {
+    fn read_cache(&self, secrets: &Secrets, now: u64, log_miss: bool) -> Option<Held> {
         let entry = match self.host.cache_get(CACHE_KEY) {
             Ok(entry) => entry,
             Err(fault) => {
@@ -359,8 +362,10 @@ impl<'a, H: Host> TokenProvider<'a, H> {
                 Err(miss) => miss,
             },
         };
-        self.host
-            .log(LogRecord::info("cache_miss").field("reason", miss.as_str()));
+        if log_miss {
+            self.host
+                .log(LogRecord::info("cache_miss").field("reason", miss.as_str()));
+        }
         None
     }
 

@@ -1052,3 +1052,26 @@ fn a_dropped_leader_lands_its_flight_so_waiting_logins_do_not_hang() {
     }
     assert_eq!(host.token_requests(), 1);
 }
+
+#[test]
+fn the_synchronous_check_then_acquire_log_a_miss_once_and_a_hit_once() {
+    let host = FakeHost::new();
+    let state = TokenState::new();
+    let secrets = secrets();
+    host.answer_token(86_400);
+    let provider = provider(&host, &state);
+    assert_eq!(
+        provider.has_cached(&secrets),
+        None,
+        "nothing held or cached yet"
+    );
+    block_on(provider.acquire(&secrets)).unwrap();
+    assert_eq!(host.count("cache_miss"), 1);
+    assert_eq!(
+        provider.has_cached(&secrets),
+        Some(false),
+        "held, not due for refresh"
+    );
+    assert_eq!(host.count("cache_hit"), 1);
+    assert_eq!(host.token_requests(), 1);
+}
