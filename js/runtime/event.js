@@ -5,7 +5,7 @@
 // a clear 400) and refuses unknown top-level fields, so a typo never silently drops data.
 
 /** Top-level fields of PostLoginV3Event; every one is an object when present. */
-const OBJECT_FIELDS = [
+export const OBJECT_FIELDS = [
   "user",
   "client",
   "connection",
@@ -28,7 +28,7 @@ const OBJECT_FIELDS = [
 const RUNTIME_FIELDS = ["secrets", "configuration"];
 
 /** Expected types of the documented scalar and container fields, by path. */
-const FIELD_TYPES = {
+export const FIELD_TYPES = {
   "user.user_id": "string",
   "user.email": "string",
   "user.email_verified": "boolean",
