@@ -24,7 +24,8 @@ const TENANT = "bench-tenant.eu.auth0.com";
 const ACCOUNT_API = `https://${TENANT}/api/v2/`;
 const USERS = 50;
 
-const b64url = (value) => Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
+const b64url = (value) =>
+  Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
 
 /** A JWT-shaped token like Auth0's (RS256-sized signature, not a real one). */
 function fakeToken() {
@@ -169,14 +170,15 @@ export async function runCpuBench({ hits = 10_000, misses = 1_000, rounds = 3 } 
   module.register(new URL("./lib/node-hooks.js", import.meta.url));
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const { postLoginActions } = await import("../js/actions.js");
+  const wasm = await import("../build/index.js"); // → build/node/index.js (lib/node-hooks.js)
   const instantiation = { wallMs: performance.now() - t0, cpuMs: 0 };
   const cpu = process.cpuUsage(cpu0);
   instantiation.cpuMs = (cpu.user + cpu.system) / 1000;
 
   const { createLoginHandler } = await import("../js/handler.js");
   const { signBody } = await import("../js/signature.js");
-  const { actionsFor } = await import("./actions/index.js");
+  const { actionsFor, shippedActions } = await import("./actions/index.js");
+  const postLoginActions = shippedActions(await import("../js/actions.js"), wasm);
   installFakeFetch();
   const bodies = await signedBodies(signBody);
   const variants = {
@@ -207,7 +209,11 @@ export async function runCpuBench({ hits = 10_000, misses = 1_000, rounds = 3 } 
     const logins = Array.from({ length: count }, (_, i) => {
       const env = envFor(`bench-miss-${name}-${++missSerial}`);
       env.ACTIONS_CACHE = memoryKv();
-      return { handler: createLoginHandler({ actions: variants[name] }), env, req: request(bodies[i % USERS]) };
+      return {
+        handler: createLoginHandler({ actions: variants[name] }),
+        env,
+        req: request(bodies[i % USERS]),
+      };
     });
     const before = fakeEndpoint.requests;
     const result = await measure(count, async () => {
@@ -269,10 +275,14 @@ if (import.meta.url === new URL(process.argv[1], "file:").href) {
     out(JSON.stringify(result));
   } else {
     const f = (x) => x.toFixed(1).padStart(8);
-    out(`module instantiation: ${result.instantiation.wallMs.toFixed(1)} ms wall, ${result.instantiation.cpuMs.toFixed(1)} ms CPU`);
+    out(
+      `module instantiation: ${result.instantiation.wallMs.toFixed(1)} ms wall, ${result.instantiation.cpuMs.toFixed(1)} ms CPU`,
+    );
     out(`CPU µs per login (median of ${result.rounds} rounds)      hit     miss`);
     for (const name of ["ours", "seed", "runtime"]) {
-      out(`  ${name.padEnd(44)}${f(result.hit[name].cpuUsPerLogin)} ${result.miss[name] ? f(result.miss[name].cpuUsPerLogin) : "       —"}`);
+      out(
+        `  ${name.padEnd(44)}${f(result.hit[name].cpuUsPerLogin)} ${result.miss[name] ? f(result.miss[name].cpuUsPerLogin) : "       —"}`,
+      );
     }
   }
 }

@@ -6,16 +6,17 @@
 //   npm run bench                     warm, restart, cold burst; CPU; wasm  (a few minutes)
 //   npm run bench -- --lifetimes      + the lifetimes scenario (90 s tokens over 4 lifetimes, ~6 min more)
 //   npm run bench -- --quick          reduced sizes, writes bench/results/tmp/ (a smoke test)
-//   other flags: --variants ours,seed  --skip-cpu  --no-build (use build/ as it is)
+//   other flags: --repeat N (default 3)  --variants ours,seed  --scenarios warm,cold  --skip-cpu
+//                --no-build (use build/ as it is)  --out DIR (instead of bench/results)
 //                --lifetime-seconds 90  --lifetime-count 4
 //
 // Writes bench/results/latest.json, latest.md and latest.svg; prints a progress line per
 // scenario and a compact table at the end. See bench/README.md.
 
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { dirname, join, relative } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -31,6 +32,9 @@ const { values: args } = parseArgs({
     variants: { type: "string", default: "ours,seed,naive" },
     "skip-cpu": { type: "boolean", default: false },
     "no-build": { type: "boolean", default: false },
+    repeat: { type: "string" },
+    scenarios: { type: "string", default: "warm,restart,cold" },
+    out: { type: "string" },
   },
 });
 
@@ -42,14 +46,29 @@ const { WorkerProcess, CLIENT_SECRET, LOGIN_HANDLER_SECRET, startTenant, tempPer
   await import("../tests/support/stack.js");
 const { assertSignerAgrees, loginBodies, runLogins, summarize } = await import("./lib/load.js");
 const { workerdCpuMs, cpuPerLogin } = await import("./lib/proc.js");
-const { wasmSize, wasmTiming } = await import("./wasm.js");
-const { consoleTable, markdown, scenarioRatios, formatNumber, VARIANT_ORDER } = await import("./lib/report.js");
+const { consoleTable, markdown, scenarioRatios, formatNumber, VARIANT_ORDER } =
+  await import("./lib/report.js");
 const { renderSvg } = await import("./lib/chart.js");
 
 const here = dirname(fileURLToPath(import.meta.url));
-const CONFIG = join(here, "wrangler.toml");
-const OUT_DIR = join(here, "results", args.quick ? "tmp" : "");
-const variants = args.variants.split(",").map((v) => v.trim()).filter(Boolean);
+
+// Everything the bench Worker and the Node measurements load (bench/, js/, build/) is copied once,
+// and every `wrangler dev` of the run serves the copy: all variants and runs measure the same code,
+// and an edit or rebuild in the work tree during the run cannot make wrangler reload the Worker.
+const SNAPSHOT = mkdtempSync(join(os.tmpdir(), "edge-login-bench-src-"));
+cpSync(join(root, "js"), join(SNAPSHOT, "js"), { recursive: true });
+cpSync(join(root, "build"), join(SNAPSHOT, "build"), { recursive: true });
+cpSync(here, join(SNAPSHOT, "bench"), {
+  recursive: true,
+  filter: (source) => !/[\\/](results|\.wrangler|node_modules)$/.test(source),
+});
+const CONFIG = join(SNAPSHOT, "bench", "wrangler.toml");
+const CRATE_WASM = join(root, "target", "wasm32-unknown-unknown", "release", "post_login_action.wasm");
+const OUT_DIR = args.out ? resolve(args.out) : join(here, "results", args.quick ? "tmp" : "");
+const variants = args.variants
+  .split(",")
+  .map((v) => v.trim())
+  .filter(Boolean);
 for (const v of variants) if (!VARIANT_ORDER.includes(v)) throw new Error(`unknown variant ${v}`);
 
 const Q = args.quick;
@@ -64,7 +83,10 @@ const SIZES = {
     rate: 10,
     connections: 2,
   },
-  cpu: { hits: Q ? 1_000 : 10_000, misses: Q ? 100 : 1_000, rounds: Q ? 1 : 3 },
+  cpu: { hits: Q ? 1_000 : 10_000, misses: Q ? 100 : 1_000, rounds: Q ? 1 : 5 },
+  // Each of warm, restart and cold burst runs this many times, the variants in a rotated order
+  // (each variant once in each position); the tables show the median run's figures.
+  repeat: Number(args.repeat ?? (Q ? 1 : 3)),
   wasmRuns: Q ? 5 : 20,
 };
 const CLIENT_IDS = { ours: "bench-ours-m2m", seed: "bench-seed-m2m", naive: "bench-naive-m2m" };
@@ -82,6 +104,7 @@ async function cleanup() {
   live.dirs.clear();
   await live.sim?.close();
   live.sim = null;
+  rmSync(SNAPSHOT, { recursive: true, force: true });
 }
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.once(signal, () => {
@@ -95,6 +118,20 @@ async function startWorker(variant, persistTo) {
   const worker = await WorkerProcess.start({ env, persistTo, config: CONFIG });
   live.workers.add(worker);
   return worker;
+}
+
+/** Adds the Worker's last output lines to an error. */
+function withOutput(error, worker) {
+  if (error instanceof Error && worker && !error.workerOutput) {
+    error.workerOutput = worker.lines.slice(-30).join("\n");
+    const reloaded = worker.lines.some((line) => line.includes("Reloading local server"));
+    const exited = worker.child.exitCode ?? worker.child.signalCode;
+    error.message +=
+      (reloaded ? "\n(wrangler dev reloaded the Worker: a file it bundles changed)" : "") +
+      (exited != null ? `\n(wrangler dev exited: ${exited})` : "") +
+      `\n--- last lines of wrangler dev (${worker.url}) ---\n${error.workerOutput}`;
+  }
+  return error;
 }
 
 async function stopWorker(worker) {
@@ -139,16 +176,22 @@ function tokenCounts(clientId) {
 }
 
 const bodies = loginBodies(SIZES.users);
-const load = (worker, options) => runLogins({ url: worker.url, secret: LOGIN_HANDLER_SECRET, bodies, ...options });
+const load = (worker, options) =>
+  runLogins({ url: worker.url, secret: LOGIN_HANDLER_SECRET, bodies, ...options });
 
 /** Measures one load on a running worker: counters reset first, read after everything settled. */
 async function measured(worker, variant, loadOptions) {
   await settle(worker);
   live.sim.reset();
-  await benchCall(worker, "POST", "/__bench/reset");
+  const { isolate } = await benchCall(worker, "POST", "/__bench/reset");
   const cpu0 = workerdCpuMs(worker.child.pid, worker.port);
   const run = await load(worker, loadOptions);
   const stats = await settle(worker);
+  if (stats.isolate !== isolate) {
+    throw new Error(
+      "wrangler dev reloaded the Worker during the measurement (a file it bundles changed: build/, js/, bench/?)",
+    );
+  }
   const cpu1 = workerdCpuMs(worker.child.pid, worker.port);
   const workerdCpu = cpuPerLogin(cpu0, cpu1, run.logins);
   const { latencies, responseTimes, ...rest } = run;
@@ -167,10 +210,11 @@ async function measured(worker, variant, loadOptions) {
   };
 }
 
+let runLabel = "";
 function progress(scenario, variant, r, seconds) {
   const f = (x, d = 1) => formatNumber(x, d);
   say(
-    `  ${scenario.padEnd(10)} ${variant.padEnd(5)} ${String(r.logins).padStart(5)} logins ${f(r.loginsPerSecond, 0).padStart(6)}/s` +
+    `  ${scenario.padEnd(10)}${runLabel} ${variant.padEnd(5)} ${String(r.logins).padStart(5)} logins ${f(r.loginsPerSecond, 0).padStart(6)}/s` +
       `  p50 ${f(r.latency.p50).padStart(6)}  p95 ${f(r.latency.p95).padStart(6)}  p99 ${f(r.latency.p99).padStart(6)} ms` +
       `  tokens ${String(r.tokenRequests).padStart(5)}  KV ${r.kvReads}r/${r.kvWrites}w  errors ${r.errorTotal}` +
       `  (${seconds.toFixed(1)} s, total ${elapsed()})`,
@@ -197,6 +241,8 @@ async function warmScenario(variant) {
     warmDirs[variant] = dir;
     progress("warm", variant, result, (performance.now() - t0) / 1000);
     return result;
+  } catch (error) {
+    throw withOutput(error, worker);
   } finally {
     await stopWorker(worker);
   }
@@ -214,6 +260,8 @@ async function restartScenario(variant) {
     });
     progress("restart", variant, result, (performance.now() - t0) / 1000);
     return result;
+  } catch (error) {
+    throw withOutput(error, worker);
   } finally {
     await stopWorker(worker);
     dropDir(dir);
@@ -231,6 +279,8 @@ async function coldScenario(variant) {
     });
     progress("cold burst", variant, result, (performance.now() - t0) / 1000);
     return result;
+  } catch (error) {
+    throw withOutput(error, worker);
   } finally {
     await stopWorker(worker);
     dropDir(dir);
@@ -255,8 +305,13 @@ async function lifetimesScenario() {
     }
     live.sim.reset();
     live.sim.setTokenLifetime(lifetimeSeconds);
-    for (const variant of variants) await benchCall(workers[variant], "POST", "/__bench/reset");
-    const cpu0 = Object.fromEntries(variants.map((v) => [v, workerdCpuMs(workers[v].child.pid, workers[v].port)]));
+    const isolates = {};
+    for (const variant of variants) {
+      isolates[variant] = (await benchCall(workers[variant], "POST", "/__bench/reset")).isolate;
+    }
+    const cpu0 = Object.fromEntries(
+      variants.map((v) => [v, workerdCpuMs(workers[v].child.pid, workers[v].port)]),
+    );
     const startedAt = Date.now();
     const ticker = setInterval(() => {
       const t = (Date.now() - startedAt) / 1000;
@@ -275,7 +330,15 @@ async function lifetimesScenario() {
     const crossed = (endedAt - startedAt) / lifetimeMs;
     const out = {};
     for (const [i, variant] of variants.entries()) {
-      const stats = await settle(workers[variant]);
+      const stats = await settle(workers[variant]).catch((error) => {
+        throw withOutput(error, workers[variant]);
+      });
+      if (stats.isolate !== isolates[variant]) {
+        throw withOutput(
+          new Error(`wrangler dev reloaded the ${variant} Worker during the measurement`),
+          workers[variant],
+        );
+      }
       const workerdCpu = cpuPerLogin(
         cpu0[variant],
         workerdCpuMs(workers[variant].child.pid, workers[variant].port),
@@ -283,16 +346,22 @@ async function lifetimesScenario() {
       );
       const { latencies, responseTimes, ...rest } = runs[i];
       const requests = live.sim.requests.filter((r) => r.body?.client_id === CLIENT_IDS[variant]);
-      const issued = requests.filter((r) => r.status === 200).map((r) => r.at).sort((a, b) => a - b);
-      const perLifetime = Array.from({ length: Math.ceil(crossed) }, () => 0);
+      const issued = requests
+        .filter((r) => r.status === 200)
+        .map((r) => r.at)
+        .sort((a, b) => a - b);
+      // Requests still in flight when autocannon stopped land just past the end: last window.
+      const perLifetime = Array.from({ length: Math.max(1, Math.round(crossed)) }, () => 0);
       for (const r of requests) {
-        const k = Math.floor((r.at - startedAt) / lifetimeMs);
-        if (k >= 0 && k < perLifetime.length) perLifetime[k]++;
+        const k = Math.min(perLifetime.length - 1, Math.max(0, Math.floor((r.at - startedAt) / lifetimeMs)));
+        perLifetime[k]++;
       }
       let uncovered = 0;
       let slowest = [startedAt, -1];
+      let slowestSteady = [startedAt, -1]; // after the first 10 s (the cold start)
       for (const [at, ms] of responseTimes) {
         if (ms > slowest[1]) slowest = [at, ms];
+        if (at - ms - startedAt >= 10_000 && ms > slowestSteady[1]) slowestSteady = [at, ms];
         let lo = 0;
         let hi = issued.length - 1;
         let last = -1;
@@ -317,6 +386,8 @@ async function lifetimesScenario() {
         perLifetime,
         tokenRequestsPerLifetime: requests.length / crossed,
         slowestAtSeconds: (slowest[0] - startedAt) / 1000,
+        slowestAfterStartMs: slowestSteady[1] >= 0 ? slowestSteady[1] : null,
+        slowestAfterStartAtSeconds: slowestSteady[1] >= 0 ? (slowestSteady[0] - startedAt) / 1000 : null,
         loginsWithoutLiveToken: uncovered,
       };
       progress("lifetimes", variant, out[variant], (endedAt - startedAt) / 1000);
@@ -326,6 +397,68 @@ async function lifetimesScenario() {
     for (const variant of Object.keys(workers)) await stopWorker(workers[variant]);
     for (const dir of Object.values(dirs)) dropDir(dir);
   }
+}
+
+/**
+ * One variant's figures over repeated runs: the median of each figure (latency percentiles point
+ * by point), errors summed over all runs, and every run kept under `runs`.
+ */
+function medianRun(list) {
+  if (list.length === 1) return list[0];
+  const med = (values) => {
+    const xs = values.filter((x) => x != null).sort((a, b) => a - b);
+    if (!xs.length) return null;
+    const mid = xs.length / 2;
+    return xs.length % 2 ? xs[Math.floor(mid)] : (xs[mid - 1] + xs[mid]) / 2;
+  };
+  const pick = (f) => med(list.map(f));
+  const sumErrors = (key) => list.reduce((total, r) => total + r.errors[key], 0);
+  return {
+    logins: pick((r) => r.logins),
+    ok: pick((r) => r.ok),
+    errors: {
+      http: sumErrors("http"),
+      failed: sumErrors("failed"),
+      socket: sumErrors("socket"),
+      timeouts: sumErrors("timeouts"),
+    },
+    errorTotal: list.reduce((total, r) => total + r.errorTotal, 0),
+    durationMs: pick((r) => r.durationMs),
+    loginsPerSecond: pick((r) => r.loginsPerSecond),
+    tokenRequests: pick((r) => r.tokenRequests),
+    tokenErrors: list.reduce((total, r) => total + r.tokenErrors, 0),
+    kvReads: pick((r) => r.kvReads),
+    kvWrites: pick((r) => r.kvWrites),
+    latency: {
+      count: pick((r) => r.latency.count),
+      p50: pick((r) => r.latency.p50),
+      p95: pick((r) => r.latency.p95),
+      p99: pick((r) => r.latency.p99),
+      min: pick((r) => r.latency.min),
+      max: pick((r) => r.latency.max),
+      mean: pick((r) => r.latency.mean),
+      curve: list[0].latency.curve.map(({ p }, i) => ({ p, ms: pick((r) => r.latency.curve[i]?.ms) })),
+    },
+    workerdCpuUsPerLogin: pick((r) => r.workerdCpuUsPerLogin),
+    workerdCpuUsPerLoginByProcess: Object.fromEntries(
+      ["runtime", "proxy", "all", "wrangler"].map((role) => [
+        role,
+        pick((r) => r.workerdCpuUsPerLoginByProcess?.[role]),
+      ]),
+    ),
+    runs: list.map(({ latency, ...rest }) => ({ ...rest, latency: { ...latency, curve: undefined } })),
+  };
+}
+
+/** Runs bench/<script> of the snapshot with --json in a child process; its last stdout line. */
+function nodeJson(script, scriptArgs) {
+  const child = spawnSync(process.execPath, [join(SNAPSHOT, "bench", script), "--json", ...scriptArgs], {
+    cwd: root,
+    encoding: "utf8",
+    maxBuffer: 16 * 2 ** 20,
+  });
+  if (child.status !== 0) throw new Error(`bench/${script} failed:\n${child.stderr}${child.stdout}`);
+  return JSON.parse(child.stdout.trim().split("\n").pop());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -345,15 +478,20 @@ function machine() {
   };
 }
 
+const repeated = () =>
+  SIZES.repeat > 1
+    ? `Median of ${SIZES.repeat} runs (variants in rotated order; errors summed over all runs). Each run: `
+    : "";
+
 const DESCRIPTIONS = {
   warm: () =>
-    `${formatNumber(SIZES.warm.logins)} signed logins at concurrency ${SIZES.warm.connections} on a warm cache ` +
+    `${repeated()}${formatNumber(SIZES.warm.logins)} signed logins at concurrency ${SIZES.warm.connections} on a warm cache ` +
     `(one login put the token in KV, then ${SIZES.warm.warmup} unmeasured warm-up logins; ${SIZES.users} distinct users).`,
   restart: () =>
-    `A new \`wrangler dev\` on the warm scenario's persisted KV (a fresh isolate), then ${SIZES.restart.logins} logins ` +
+    `${repeated()}\`wrangler dev\` restarted on the warm scenario's persisted KV (a fresh isolate), then ${SIZES.restart.logins} logins ` +
     `at concurrency ${SIZES.restart.connections}.`,
   cold: () =>
-    `${SIZES.cold.logins} logins at once (${SIZES.cold.connections} connections, one login each) on an empty KV, ` +
+    `${repeated()}${SIZES.cold.logins} logins at once (${SIZES.cold.connections} connections, one login each) on an empty KV, ` +
     `right after \`wrangler dev\` started.`,
   lifetimes: (crossed) =>
     `Simulator tokens of ${SIZES.lifetimes.lifetimeSeconds} s; ${SIZES.lifetimes.rate} logins/s per variant for ` +
@@ -366,7 +504,9 @@ const DESCRIPTIONS = {
 async function main() {
   const m = machine();
   say(`bench: ${m.cpuModel} × ${m.cores} cores, ${m.os}, Node ${m.node}, wrangler ${m.wrangler}`);
-  say(`variants: ${variants.join(", ")}${Q ? "  (QUICK: reduced sizes, results in bench/results/tmp/)" : ""}\n`);
+  say(
+    `variants: ${variants.join(", ")}${Q ? "  (QUICK: reduced sizes, results in bench/results/tmp/)" : ""}\n`,
+  );
 
   const results = {
     generatedAt: new Date().toISOString(),
@@ -379,9 +519,10 @@ async function main() {
     scenarios: {},
   };
 
-  // The wasm module and CPU per login first, while nothing else runs on the machine.
+  // The wasm module and CPU per login first, while nothing else runs on the machine; both in
+  // child processes, on the snapshot.
   let t = performance.now();
-  results.wasm = { ...wasmSize(), ...wasmTiming(SIZES.wasmRuns) };
+  results.wasm = nodeJson("wasm.js", ["--runs", String(SIZES.wasmRuns), "--crate-wasm", CRATE_WASM]);
   say(
     `  wasm       ${results.wasm.path} ${formatNumber(results.wasm.rawBytes)} B raw, ${formatNumber(results.wasm.gzipBytes)} B gzip; ` +
       `compile+instantiate ${formatNumber(results.wasm.compileInstantiateMs, 2)} ms (median of ${results.wasm.runs})` +
@@ -389,22 +530,14 @@ async function main() {
   );
   if (!args["skip-cpu"]) {
     t = performance.now();
-    const cpu = spawnSync(
-      process.execPath,
-      [
-        join(here, "cpu.js"),
-        "--json",
-        "--hits",
-        String(SIZES.cpu.hits),
-        "--misses",
-        String(SIZES.cpu.misses),
-        "--rounds",
-        String(SIZES.cpu.rounds),
-      ],
-      { cwd: root, encoding: "utf8", maxBuffer: 16 * 2 ** 20 },
-    );
-    if (cpu.status !== 0) throw new Error(`bench/cpu.js failed:\n${cpu.stderr}${cpu.stdout}`);
-    results.cpu = JSON.parse(cpu.stdout.trim().split("\n").pop());
+    results.cpu = nodeJson("cpu.js", [
+      "--hits",
+      String(SIZES.cpu.hits),
+      "--misses",
+      String(SIZES.cpu.misses),
+      "--rounds",
+      String(SIZES.cpu.rounds),
+    ]);
     const c = results.cpu;
     say(
       `  cpu        µs per login — ours hit ${formatNumber(c.hit.ours.cpuUsPerLogin)}, miss ${formatNumber(c.miss.ours.cpuUsPerLogin)}; ` +
@@ -418,14 +551,27 @@ async function main() {
   });
   await assertSignerAgrees(LOGIN_HANDLER_SECRET);
 
+  const wanted = args.scenarios.split(",").map((x) => x.trim());
+  if (wanted.includes("restart") && !wanted.includes("warm")) wanted.push("warm"); // restart reuses warm's KV
   const plan = [
     ["warm", warmScenario],
     ["restart", restartScenario],
     ["cold", coldScenario],
-  ];
-  for (const [key, scenario] of plan) {
+  ].filter(([key]) => wanted.includes(key));
+  const runs = Object.fromEntries(
+    plan.map(([key]) => [key, Object.fromEntries(variants.map((v) => [v, []]))]),
+  );
+  for (let rep = 0; rep < SIZES.repeat; rep++) {
+    const order = variants.map((_, i) => variants[(i + rep) % variants.length]);
+    runLabel = SIZES.repeat > 1 ? ` ${rep + 1}/${SIZES.repeat}` : "";
+    for (const [key, scenario] of plan) {
+      for (const variant of order) runs[key][variant].push(await scenario(variant));
+    }
+  }
+  runLabel = "";
+  for (const [key] of plan) {
     const out = { description: DESCRIPTIONS[key](), variants: {} };
-    for (const variant of variants) out.variants[variant] = await scenario(variant);
+    for (const variant of variants) out.variants[variant] = medianRun(runs[key][variant]);
     out.ratios = scenarioRatios(out);
     results.scenarios[key] = out;
   }
@@ -457,7 +603,11 @@ async function main() {
   writeFileSync(files.svg, await renderSvg(results));
 
   say(`\n${consoleTable(results)}\n`);
-  say(`wrote ${Object.values(files).map((f) => relative(root, f)).join(", ")} in ${elapsed()}`);
+  say(
+    `wrote ${Object.values(files)
+      .map((f) => relative(root, f))
+      .join(", ")} in ${elapsed()}`,
+  );
   const failed = Object.values(results.scenarios).some((s) =>
     Object.values(s.variants).some((v) => v.errorTotal > 0),
   );
@@ -480,8 +630,47 @@ function addNotes(results) {
         );
       }
       if (ours.tokenRequests > seed.tokenRequests) {
-        notes.push(`ours made more token requests than seed (${ours.tokenRequests} vs ${seed.tokenRequests}).`);
+        notes.push(
+          `ours made more token requests than seed (${ours.tokenRequests} vs ${seed.tokenRequests})` +
+            (key === "lifetimes"
+              ? ": it replaces each token before it expires; seed never does (next note)."
+              : "."),
+        );
       }
+    }
+    if (key === "warm") {
+      const parts = Object.entries(scenario.variants)
+        .filter(([, v]) => v.workerdCpuUsPerLoginByProcess?.wrangler != null)
+        .map(
+          ([name, v]) =>
+            `${name}: Worker's workerd ${formatNumber(v.workerdCpuUsPerLoginByProcess.runtime)} µs, ` +
+            `proxy workerd ${formatNumber(v.workerdCpuUsPerLoginByProcess.proxy)} µs, ` +
+            `wrangler's Node ${formatNumber(v.workerdCpuUsPerLoginByProcess.wrangler)} µs`,
+        );
+      if (parts.length) {
+        notes.push(
+          `CPU per login in each wrangler dev process (the table's column is the first): ${parts.join("; ")}. ` +
+            "The proxy and wrangler's Node are local-development overhead that production does not have.",
+        );
+      }
+    }
+    if (Object.values(scenario.variants).some((v) => v.runs)) {
+      const per = Object.entries(scenario.variants)
+        .map(([name, v]) => `${name} ${v.runs.map((r) => formatNumber(r.latency.p50, 1)).join(" / ")}`)
+        .join("; ");
+      notes.push(`p50 ms of each run (the table shows medians): ${per}.`);
+    }
+    for (const [name, v] of Object.entries(scenario.variants)) {
+      const tokens = v.runs?.map((r) => r.tokenRequests) ?? [];
+      if (new Set(tokens).size > 1) {
+        notes.push(`${name}: token requests per run ${tokens.join(" / ")} (the table shows the median).`);
+      }
+    }
+    if (key === "cold" && seed?.runs && new Set(seed.runs.map((r) => r.tokenRequests)).size > 1) {
+      notes.push(
+        "seed's count in a burst depends on timing: the runtime shares the trigger cache within the isolate, " +
+          "so logins that reach the Action after the first token came back see it; the others each request one.",
+      );
     }
     for (const [name, v] of Object.entries(scenario.variants)) {
       if (v.tokenErrors) notes.push(`${name}: ${v.tokenErrors} token requests were answered with an error.`);
@@ -502,7 +691,8 @@ try {
 } catch (error) {
   process.exitCode = 1;
   say(`\nbench failed: ${error?.stack ?? error}`);
-  for (const worker of live.workers) say(`--- last lines of wrangler dev ---\n${worker.lines.slice(-30).join("\n")}`);
+  for (const worker of live.workers)
+    say(`--- last lines of wrangler dev ---\n${worker.lines.slice(-30).join("\n")}`);
 } finally {
   await cleanup();
 }

@@ -1,7 +1,7 @@
 // The wasm module: its size (raw and gzip level 9) as the Worker ships it — build/index_bg.wasm,
 // produced by `npm run build` (cargo → wasm-bindgen → wasm-opt -Oz) — and how long Node takes to
 // compile and instantiate it (median over fresh processes: V8 would otherwise reuse its compiled
-// code). On its own: node bench/wasm.js [--runs 20] [--json]
+// code). On its own: node bench/wasm.js [--runs 20] [--json] [--crate-wasm PATH]
 
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 
 export const WASM_PATH = fileURLToPath(new URL("../build/index_bg.wasm", import.meta.url));
-const CRATE_WASM = fileURLToPath(
+const DEFAULT_CRATE_WASM = fileURLToPath(
   new URL("../target/wasm32-unknown-unknown/release/post_login_action.wasm", import.meta.url),
 );
 const CHILD = fileURLToPath(new URL("./lib/wasm-child.js", import.meta.url));
@@ -22,13 +22,13 @@ const median = (values) => {
 };
 
 /** Raw and gzip -9 bytes of the shipped module (and of cargo's output before wasm-bindgen/wasm-opt). */
-export function wasmSize(path = WASM_PATH) {
+export function wasmSize(path = WASM_PATH, crateWasm = DEFAULT_CRATE_WASM) {
   const bytes = readFileSync(path);
   return {
     path: "build/index_bg.wasm",
     rawBytes: bytes.length,
     gzipBytes: gzipSync(bytes, { level: 9 }).length,
-    cargoRawBytes: existsSync(CRATE_WASM) ? statSync(CRATE_WASM).size : null,
+    cargoRawBytes: existsSync(crateWasm) ? statSync(crateWasm).size : null,
   };
 }
 
@@ -55,8 +55,12 @@ export function wasmTiming(runs = 20) {
 
 if (import.meta.url === new URL(process.argv[1], "file:").href) {
   const { values } = parseArgs({
-    options: { runs: { type: "string", default: "20" }, json: { type: "boolean", default: false } },
+    options: {
+      runs: { type: "string", default: "20" },
+      json: { type: "boolean", default: false },
+      "crate-wasm": { type: "string", default: DEFAULT_CRATE_WASM },
+    },
   });
-  const result = { ...wasmSize(), ...wasmTiming(Number(values.runs)) };
+  const result = { ...wasmSize(WASM_PATH, values["crate-wasm"]), ...wasmTiming(Number(values.runs)) };
   console.log(values.json ? JSON.stringify(result) : result);
 }

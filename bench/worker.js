@@ -4,19 +4,23 @@
 // - `env.ACTIONS_CACHE` is wrapped in a proxy counting get/put/delete/list calls (module scope,
 //   so per isolate — wrangler dev runs one) and the ones still in flight;
 // - `ctx.waitUntil` is wrapped to count background work still pending;
-// - GET /__bench/stats → { variant, kv: {get, put, delete, list, getWithMetadata}, inflight }
+// - GET /__bench/stats → { variant, isolate, kv: {get, getWithMetadata, put, delete, list}, inflight }
 //   POST /__bench/reset → zeroes the counters.
 //
 // Everything else (POST /post-login, GET /healthz) is the production handler, unchanged.
 
 import { createLoginHandler } from "../js/handler.js";
-import { postLoginActions } from "../js/actions.js";
-import { actionsFor } from "./actions/index.js";
+import * as actionsModule from "../js/actions.js";
+import * as wasm from "../build/index.js";
+import { actionsFor, shippedActions } from "./actions/index.js";
 
 const OPERATIONS = ["get", "getWithMetadata", "put", "delete", "list"];
+/** Changes when wrangler dev reloads the Worker (counters restart): the bench refuses such a run. */
+let isolate = null; // random values are not allowed at global scope: set by the first request
 const counts = Object.fromEntries(OPERATIONS.map((op) => [op, 0]));
 const inflight = { kv: 0, waitUntil: 0 };
 const handlers = new Map();
+let shipped = null;
 const wrappedKv = new WeakMap();
 
 function countingKv(kv) {
@@ -59,7 +63,8 @@ function trackingCtx(ctx) {
 function handlerFor(variant) {
   let handler = handlers.get(variant);
   if (!handler) {
-    handler = createLoginHandler({ actions: actionsFor(variant, postLoginActions) });
+    shipped ??= shippedActions(actionsModule, wasm);
+    handler = createLoginHandler({ actions: actionsFor(variant, shipped) });
     handlers.set(variant, handler);
   }
   return handler;
@@ -74,13 +79,14 @@ const json = (status, body) =>
 export default {
   async fetch(request, env, ctx) {
     const variant = env.BENCH_VARIANT ?? "ours";
+    isolate ??= crypto.randomUUID();
     const { pathname } = new URL(request.url);
     if (pathname === "/__bench/stats" && request.method === "GET") {
-      return json(200, { variant, kv: { ...counts }, inflight: { ...inflight } });
+      return json(200, { variant, isolate, kv: { ...counts }, inflight: { ...inflight } });
     }
     if (pathname === "/__bench/reset" && request.method === "POST") {
       for (const op of OPERATIONS) counts[op] = 0;
-      return json(200, { variant, kv: { ...counts }, inflight: { ...inflight } });
+      return json(200, { variant, isolate, kv: { ...counts }, inflight: { ...inflight } });
     }
     let handler;
     try {

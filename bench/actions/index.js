@@ -1,5 +1,5 @@
 // The three Actions the benchmark compares, as ActionBindings for the same Actions runtime.
-//   ours  — the shipped bindings (js/actions.js: the Rust wasm Action), untouched
+//   ours  — the shipped bindings (js/actions.js over build/index.js, as js/index.js makes them)
 //   seed  — ./seed.js, the seed Action's behaviour
 //   naive — ./naive.js, a token on every login
 // seed and naive see exactly the variables ours sees (same secrets and configuration lists).
@@ -8,6 +8,20 @@ import * as seed from "./seed.js";
 import * as naive from "./naive.js";
 
 export const VARIANTS = ["ours", "seed", "naive"];
+
+/**
+ * The shipped bindings of the Rust Action, made the way the production entry (js/index.js) makes
+ * them: `bindPostLoginActions(wasmModule)`, or the older `postLoginActions` list.
+ * @param {object} actionsModule the namespace of js/actions.js
+ * @param {object} wasmModule the namespace of build/index.js (build/node/index.js in Node)
+ */
+export function shippedActions(actionsModule, wasmModule) {
+  const bind = Reflect.get(actionsModule, "bindPostLoginActions");
+  if (typeof bind === "function") return bind(wasmModule);
+  const list = Reflect.get(actionsModule, "postLoginActions");
+  if (Array.isArray(list)) return list;
+  throw new Error("js/actions.js exports neither bindPostLoginActions(wasm) nor postLoginActions");
+}
 
 /**
  * @param {"ours" | "seed" | "naive"} variant

@@ -22,7 +22,12 @@ export function chartSpec(results) {
       const v = scenario.variants[variant];
       if (!v) continue;
       for (const { p, ms } of v.latency.curve) {
-        latency.push({ scenario: SCENARIO_TITLES[key], variant, percentile: PERCENTILE_LABEL(p), ms: Math.max(ms, 0.01) });
+        latency.push({
+          scenario: SCENARIO_TITLES[key],
+          variant,
+          percentile: PERCENTILE_LABEL(p),
+          ms: Math.max(ms, 0.01),
+        });
       }
       tokens.push({ scenario: SCENARIO_TITLES[key], variant, tokens: v.tokenRequests, logins: v.logins });
     }
@@ -53,7 +58,11 @@ export function chartSpec(results) {
             type: "ordinal",
             sort: percentileOrder,
             title: null,
-            axis: { labelAngle: -60, labelExpr: "indexof(['min','p50','p95','p99','p99.9','max'], datum.label) >= 0 ? datum.label : ''" },
+            axis: {
+              labelAngle: -60,
+              labelExpr:
+                "indexof(['min','p50','p95','p99','p99.9','max'], datum.label) >= 0 ? datum.label : ''",
+            },
           },
           y: { field: "ms", type: "quantitative", scale: { type: "log" }, title: "ms" },
           color: variantColor,

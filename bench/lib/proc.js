@@ -2,7 +2,8 @@
 // WorkerProcess starts wrangler detached, so wrangler and everything it spawns share its process
 // group. wrangler dev runs two workerd processes: a proxy listening on the port we call, and the
 // runtime running the Worker (and the local KV simulator). `runtime` is the latter — the one not
-// bound to the Worker's public port; `all` adds the proxy.
+// bound to the Worker's public port; `all` adds the proxy. `wrangler` is wrangler's own Node
+// processes (request logging, log forwarding), for context.
 
 import { readdirSync, readFileSync } from "node:fs";
 import { execSync } from "node:child_process";
@@ -20,12 +21,12 @@ function clockTicks() {
 }
 
 /**
- * User+system CPU ms of the workerd processes in process group `pgid`:
- * `{ runtime, proxy, all }` (null fields when not found), or null off Linux.
+ * User+system CPU ms of the processes in process group `pgid`:
+ * `{ runtime, proxy, all, wrangler }` (null fields when not found), or null off Linux.
  */
 export function workerdCpuMs(pgid, port) {
   if (process.platform !== "linux") return null;
-  const out = { runtime: null, proxy: null, all: null };
+  const out = { runtime: null, proxy: null, all: null, wrangler: null };
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     let stat;
@@ -40,8 +41,10 @@ export function workerdCpuMs(pgid, port) {
     const comm = stat.slice(stat.indexOf("(") + 1, close);
     const fields = stat.slice(close + 2).split(" ");
     // fields[0] is field 3 (state): pgrp = field 5, utime = 14, stime = 15.
-    if (comm !== "workerd" || Number(fields[2]) !== pgid) continue;
+    if (Number(fields[2]) !== pgid) continue;
     const ms = ((Number(fields[11]) + Number(fields[12])) / clockTicks()) * 1000;
+    if (comm === "node") out.wrangler = (out.wrangler ?? 0) + ms;
+    if (comm !== "workerd") continue;
     const role = cmdline.includes(`entry=127.0.0.1:${port}`) ? "proxy" : "runtime";
     out[role] = (out[role] ?? 0) + ms;
     out.all = (out.all ?? 0) + ms;
@@ -52,6 +55,8 @@ export function workerdCpuMs(pgid, port) {
 /** CPU µs per login between two `workerdCpuMs` samples, per role. */
 export function cpuPerLogin(before, after, logins) {
   const per = (role) =>
-    before?.[role] != null && after?.[role] != null && logins ? ((after[role] - before[role]) * 1000) / logins : null;
-  return { runtime: per("runtime"), proxy: per("proxy"), all: per("all") };
+    before?.[role] != null && after?.[role] != null && logins
+      ? ((after[role] - before[role]) * 1000) / logins
+      : null;
+  return { runtime: per("runtime"), proxy: per("proxy"), all: per("all"), wrangler: per("wrangler") };
 }

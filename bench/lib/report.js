@@ -49,7 +49,11 @@ export function formatRatio(value, ours, seed) {
   if (value === null) return ours === 0 && seed === 0 ? "0 = 0" : "—";
   if (value === Infinity) return "∞";
   if (value === 0) return "0×";
-  return value >= 100 ? `${value.toFixed(0)}×` : value >= 10 ? `${value.toFixed(1)}×` : `${value.toFixed(2)}×`;
+  return value >= 100
+    ? `${value.toFixed(0)}×`
+    : value >= 10
+      ? `${value.toFixed(1)}×`
+      : `${value.toFixed(2)}×`;
 }
 
 export function formatNumber(value, digits = 0) {
@@ -88,7 +92,9 @@ function textTable(header, rows, rightAlignFrom = 1) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const line = (cells) =>
     cells
-      .map((cell, i) => (i < rightAlignFrom ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i])))
+      .map((cell, i) =>
+        i < rightAlignFrom ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i]),
+      )
       .join("  ");
   return [line(header), widths.map((w) => "─".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
@@ -140,7 +146,8 @@ function lifetimesText(scenario) {
     lines.push(
       `  ${name.padEnd(6)} ${formatNumber(v.tokenRequestsPerLifetime, 2)} token requests per lifetime ` +
         `(per lifetime window: ${v.perLifetime.join(", ")}), slowest login ${formatNumber(v.latency.max, 1)} ms ` +
-        `at +${formatNumber(v.slowestAtSeconds, 0)} s, logins without a live token ${formatNumber(v.loginsWithoutLiveToken)}`,
+        `at +${formatNumber(v.slowestAtSeconds, 0)} s (after the first 10 s: ${formatNumber(v.slowestAfterStartMs, 1)} ms ` +
+        `at +${formatNumber(v.slowestAfterStartAtSeconds, 0)} s), logins without a live token ${formatNumber(v.loginsWithoutLiveToken)}`,
     );
   }
   return lines.join("\n");
@@ -182,6 +189,7 @@ export function markdown(results) {
           formatNumber(v.tokenRequestsPerLifetime, 2),
           v.perLifetime.join(" · "),
           `${formatNumber(v.latency.max, 1)} ms at +${formatNumber(v.slowestAtSeconds, 0)} s`,
+          `${formatNumber(v.slowestAfterStartMs, 1)} ms at +${formatNumber(v.slowestAfterStartAtSeconds, 0)} s`,
           formatNumber(v.loginsWithoutLiveToken),
         ];
       });
@@ -192,6 +200,7 @@ export function markdown(results) {
             "token requests per lifetime crossed",
             "per lifetime window",
             "slowest login",
+            "slowest after the first 10 s",
             "logins without a live token",
           ],
           rows,
@@ -236,7 +245,9 @@ export function markdown(results) {
       `- Hit CPU per round (µs): ours ${cpu.hit.ours.rounds.join(", ")}; seed ${cpu.hit.seed.rounds.join(", ")}; runtime ${cpu.hit.runtime.rounds.join(", ")}.`,
       `- One-time module instantiation (first import of the Action in a process: read, compile and instantiate the wasm, evaluate the glue): ` +
         `${formatNumber(cpu.instantiation.wallMs, 1)} ms wall, ${formatNumber(cpu.instantiation.cpuMs, 1)} ms CPU in this run` +
-        (wasm ? `; median over ${wasm.runs} fresh processes ${formatNumber(wasm.importWallMs, 1)} ms wall, ${formatNumber(wasm.importCpuMs, 1)} ms CPU.` : "."),
+        (wasm
+          ? `; median over ${wasm.runs} fresh processes ${formatNumber(wasm.importWallMs, 1)} ms wall, ${formatNumber(wasm.importCpuMs, 1)} ms CPU.`
+          : "."),
     );
   }
   if (wasm) {
@@ -248,7 +259,9 @@ export function markdown(results) {
           ["file", `\`${wasm.path}\` (after wasm-bindgen and \`wasm-opt -Oz\`)`],
           ["raw", `${formatNumber(wasm.rawBytes)} B`],
           ["gzip -9", `${formatNumber(wasm.gzipBytes)} B (test limit ${formatNumber(150 * 1024)} B)`],
-          ...(wasm.cargoRawBytes ? [["cargo output before wasm-bindgen/wasm-opt", `${formatNumber(wasm.cargoRawBytes)} B`]] : []),
+          ...(wasm.cargoRawBytes
+            ? [["cargo output before wasm-bindgen/wasm-opt", `${formatNumber(wasm.cargoRawBytes)} B`]]
+            : []),
           [
             `compile + instantiate, median of ${wasm.runs}`,
             `${formatNumber(wasm.compileInstantiateMs, 2)} ms (compile ${formatNumber(wasm.compileMs, 2)}, instantiate ${formatNumber(wasm.instantiateMs, 2)}; max ${formatNumber(wasm.compileInstantiateMaxMs, 2)})`,

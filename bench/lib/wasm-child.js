@@ -16,8 +16,10 @@ function stubImports(module) {
     imports[name] ??= {};
     if (kind === "function") imports[name][field] = () => {};
     else if (kind === "memory") imports[name][field] = new WebAssembly.Memory({ initial: 17 });
-    else if (kind === "table") imports[name][field] = new WebAssembly.Table({ initial: 0, element: "anyfunc" });
-    else if (kind === "global") imports[name][field] = new WebAssembly.Global({ value: "i32", mutable: false }, 0);
+    else if (kind === "table")
+      imports[name][field] = new WebAssembly.Table({ initial: 0, element: "anyfunc" });
+    else if (kind === "global")
+      imports[name][field] = new WebAssembly.Global({ value: "i32", mutable: false }, 0);
   }
   return imports;
 }
@@ -31,7 +33,9 @@ if (mode === "instantiate") {
   const t2 = performance.now();
   new WebAssembly.Instance(module, imports);
   const t3 = performance.now();
-  process.stdout.write(JSON.stringify({ compileMs: t1 - t0, instantiateMs: t3 - t2, totalMs: t1 - t0 + (t3 - t2) }) + "\n");
+  process.stdout.write(
+    JSON.stringify({ compileMs: t1 - t0, instantiateMs: t3 - t2, totalMs: t1 - t0 + (t3 - t2) }) + "\n",
+  );
 } else if (mode === "import") {
   for (const method of ["log", "info", "warn", "error"]) console[method] = () => {};
   const cpu0 = process.cpuUsage();
