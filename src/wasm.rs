@@ -325,13 +325,18 @@ fn spawn_refresh(host: Rc<WorkerHost>, state: Rc<TokenState>, inputs: Rc<Inputs>
 #[wasm_bindgen(js_name = onExecutePostLogin)]
 pub fn on_execute_post_login(event: JsValue, api: Api) -> JsValue {
     let inputs = read_inputs(&event);
+    // Test-only hooks: a panic now (synchronous), or after an await (inside the future).
     #[cfg(feature = "test-hooks")]
-    if user_id(&event).as_deref() == Some("test|panic") {
-        panic!("deliberate panic for user test|panic (test-hooks build)");
-    }
+    let panic_later = match user_id(&event).as_deref() {
+        Some("test|panic") => panic!("deliberate panic for user test|panic (test-hooks build)"),
+        Some("test|panic-async") => true,
+        _ => false,
+    };
+    #[cfg(not(feature = "test-hooks"))]
+    let panic_later = false;
     let host = Rc::new(WorkerHost { api });
     let state = STATE.with(Rc::clone);
-    if let (Ok(secrets), None) = (&inputs.secrets, &inputs.config.roles_claim) {
+    if let (Ok(secrets), None, false) = (&inputs.secrets, &inputs.config.roles_claim, panic_later) {
         let provider = TokenProvider::new(&*host, &state).with_settings(inputs.config.settings);
         if let Some(refresh_due) = provider.has_cached(secrets) {
             if refresh_due {
@@ -346,6 +351,10 @@ pub fn on_execute_post_login(event: JsValue, api: Api) -> JsValue {
         .as_ref()
         .and_then(|_| user_id(&event));
     future_to_promise(async move {
+        if panic_later {
+            let _ = JsFuture::from(Promise::resolve(&JsValue::NULL)).await;
+            panic!("deliberate panic after an await for user test|panic-async (test-hooks build)");
+        }
         let provider = TokenProvider::new(&*host, &state).with_settings(inputs.config.settings);
         let effects = post_login::execute(
             &provider,

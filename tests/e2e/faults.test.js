@@ -323,39 +323,43 @@ for (const withToken of [false, true]) {
 }
 
 describe("panic recovery", () => {
-  test("a panic in the wasm Action is reported, fails that login only, and later logins work", async () => {
-    const persistTo = tempPersistDir();
-    dirs.push(persistTo);
-    sim.reset();
-    const worker = await WorkerProcess.start({ env: workerEnv(sim), persistTo, config: CONFIG });
-    try {
-      const first = await postLogin(worker, loginEvent("auth0|before"));
-      assert.equal(first.status, 200);
-      assert.equal(first.body.access.denied, false);
+  for (const [when, user, error] of [
+    ["synchronously", "test|panic", /RuntimeError: unreachable/],
+    ["inside the async part", "test|panic-async", /ActionPanicError/],
+  ]) {
+    test(`a panic in the wasm Action ${when} is reported, fails that login only, and later logins work`, async () => {
+      const persistTo = tempPersistDir();
+      dirs.push(persistTo);
+      sim.reset();
+      const worker = await WorkerProcess.start({ env: workerEnv(sim), persistTo, config: CONFIG });
+      try {
+        const first = await postLogin(worker, loginEvent("auth0|before"));
+        assert.equal(first.status, 200);
+        assert.equal(first.body.access.denied, false);
 
-      const panicking = await postLogin(worker, loginEvent("test|panic"));
-      assert.equal(panicking.status, 200);
-      assert.equal(panicking.body.access.denied, true);
-      assert.equal(panicking.body.error.code, "action_failed");
+        const panicking = await postLogin(worker, loginEvent(user));
+        assert.equal(panicking.status, 200);
+        assert.equal(panicking.body.access.denied, true);
+        assert.equal(panicking.body.error.code, "action_failed");
 
-      for (let i = 0; i < 5; i++) {
-        const later = await postLogin(worker, loginEvent(`auth0|after-${i}`));
-        assert.equal(later.status, 200, later.text);
-        assert.equal(later.body.access.denied, false);
+        for (let i = 0; i < 5; i++) {
+          const later = await postLogin(worker, loginEvent(`auth0|after-${i}`));
+          assert.equal(later.status, 200, later.text);
+          assert.equal(later.body.access.denied, false);
+        }
+        const logs = await worker.waitForLogs((r) => r.some((x) => x.event === "wasm_instance_replaced"));
+        const panic = logs.find((r) => r.event === "panic");
+        assert.ok(panic, "the panic hook reported the panic");
+        assert.match(panic.message, /deliberate panic/);
+        assert.match(logs.find((r) => r.event === "action_failed").error, error);
+        assert.ok(
+          logs.some((r) => r.event === "wasm_instance_replaced"),
+          "the runtime replaced the instance",
+        );
+        assert.equal(sim.stats.tokenRequests, 1, "the cached token survived the new instance");
+      } finally {
+        await worker.stop();
       }
-      const logs = await worker.waitForLogs((r) => r.some((x) => x.event === "wasm_instance_replaced"));
-      const panic = logs.find((r) => r.event === "panic");
-      assert.ok(panic, "the panic hook reported the panic");
-      assert.match(panic.message, /deliberate panic/);
-      const failed = logs.find((r) => r.event === "action_failed");
-      assert.match(failed.error, /ActionPanicError/);
-      assert.ok(
-        logs.some((r) => r.event === "wasm_instance_replaced"),
-        "the runtime replaced the instance",
-      );
-      assert.equal(sim.stats.tokenRequests, 1, "the cached token survived the new instance");
-    } finally {
-      await worker.stop();
-    }
-  });
+    });
+  }
 });
