@@ -2,7 +2,7 @@
 // Node build), driven in Node with an in-memory KV and a fake token endpoint, measured with
 // process.cpuUsage (user + system). Run by bench/run.js in a child process; on its own:
 //
-//   node bench/cpu.js [--hits 10000] [--misses 1000] [--rounds 3] [--json]
+//   node --expose-gc bench/cpu.js [--hits 10000] [--misses 1000] [--rounds 3] [--json]
 //
 // A hit login: one handler and one KV, primed by one login (so for *ours* the token is in the
 // isolate-memory tier as well, as in a warm isolate). A miss login: a fresh KV, a fresh handler
@@ -139,6 +139,9 @@ async function login(handler, req, env) {
 
 /** CPU and wall time of `fn` (which performs `count` logins), per login in µs. */
 async function measure(count, fn) {
+  // Start every measured round with an empty heap (node --expose-gc): otherwise a round pays for
+  // the garbage of the round before it, and the order of the variants biases the figures.
+  globalThis.gc?.();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await fn();
@@ -241,9 +244,55 @@ export async function runCpuBench({ hits = 10_000, misses = 1_000, rounds = 3 } 
   // Warm-up (JIT, wasm tier-up), then interleaved measured rounds.
   for (const name of Object.keys(variants)) await hitRound(name, Math.min(hits, 2_000), false);
   for (const name of Object.keys(missRounds)) await missRound(name, Math.min(misses, 200), false);
+  // Rotate the order every round, so no variant always runs right after the same other one.
+  const rotate = (names, round) => names.map((_, i) => names[(i + round) % names.length]);
   for (let round = 0; round < rounds; round++) {
-    for (const name of Object.keys(variants)) await hitRound(name, hits, true);
-    for (const name of Object.keys(missRounds)) await missRound(name, misses, true);
+    for (const name of rotate(Object.keys(variants), round)) await hitRound(name, hits, true);
+    for (const name of rotate(Object.keys(missRounds), round)) await missRound(name, misses, true);
+  }
+
+  // The Action call alone on a hit, without the runtime around it: what the Action itself costs
+  // per login, which the whole-login figures above cannot resolve (their noise is larger).
+  const { TriggerCache } = await import("../js/runtime/cache.js");
+  const { createPostLoginApi, emptyResult, MetadataBatch } = await import("../js/runtime/api.js");
+  const aloneCalls = hits * 10;
+  const alone = { ours: [], seed: [] };
+  const aloneState = {};
+  for (const name of Object.keys(alone)) {
+    const [binding] = variants[name];
+    const env = envFor(`bench-alone-${name}`);
+    const pick = (names) =>
+      Object.freeze(
+        Object.fromEntries(names.filter((k) => typeof env[k] === "string").map((k) => [k, env[k]])),
+      );
+    const cache = new TriggerCache();
+    const api = createPostLoginApi(
+      { result: emptyResult(), metadata: new MetadataBatch({ user_id: "auth0|alone" }), cache },
+      name,
+    );
+    const event = {
+      user: { user_id: "auth0|alone" },
+      secrets: pick(binding.secrets ?? []),
+      configuration: pick(binding.configuration ?? []),
+    };
+    const before = fakeEndpoint.requests;
+    await binding.onExecutePostLogin(event, api); // the one miss: a token into memory and cache
+    if (fakeEndpoint.requests - before !== 1) throw new Error(`${name}: priming the Action alone failed`);
+    aloneState[name] = { binding, event, api };
+  }
+  async function aloneRound(name, count, record) {
+    const { binding, event, api } = aloneState[name];
+    const before = fakeEndpoint.requests;
+    const result = await measure(count, async () => {
+      for (let i = 0; i < count; i++) await binding.onExecutePostLogin(event, api);
+    });
+    if (fakeEndpoint.requests !== before)
+      throw new Error(`${name}: a hit of the Action alone requested a token`);
+    if (record) alone[name].push(result);
+  }
+  for (const name of Object.keys(alone)) await aloneRound(name, aloneCalls / 5, false);
+  for (let round = 0; round < rounds; round++) {
+    for (const name of rotate(Object.keys(alone), round)) await aloneRound(name, aloneCalls, true);
   }
 
   return {
@@ -251,6 +300,10 @@ export async function runCpuBench({ hits = 10_000, misses = 1_000, rounds = 3 } 
     missesPerRound: misses,
     rounds,
     instantiation,
+    actionAlone: {
+      callsPerRound: aloneCalls,
+      ...Object.fromEntries(Object.entries(alone).map(([k, v]) => [k, medianRound(v)])),
+    },
     hit: Object.fromEntries(Object.entries(hitRounds).map(([k, v]) => [k, medianRound(v)])),
     miss: Object.fromEntries(Object.entries(missRounds).map(([k, v]) => [k, medianRound(v)])),
     tokenRequests: fakeEndpoint.requests,
@@ -284,5 +337,9 @@ if (import.meta.url === new URL(process.argv[1], "file:").href) {
         `  ${name.padEnd(44)}${f(result.hit[name].cpuUsPerLogin)} ${result.miss[name] ? f(result.miss[name].cpuUsPerLogin) : "       —"}`,
       );
     }
+    out(
+      `Action call alone on a hit (µs per call, median of ${result.rounds} rounds of ${result.actionAlone.callsPerRound}): ` +
+        `ours ${result.actionAlone.ours.cpuUsPerLogin.toFixed(2)}, seed ${result.actionAlone.seed.cpuUsPerLogin.toFixed(2)}`,
+    );
   }
 }

@@ -452,11 +452,17 @@ function medianRun(list) {
 
 /** Runs bench/<script> of the snapshot with --json in a child process; its last stdout line. */
 function nodeJson(script, scriptArgs) {
-  const child = spawnSync(process.execPath, [join(SNAPSHOT, "bench", script), "--json", ...scriptArgs], {
-    cwd: root,
-    encoding: "utf8",
-    maxBuffer: 16 * 2 ** 20,
-  });
+  // --expose-gc: the CPU bench collects garbage before each measured round, so no round pays for
+  // the garbage of the one before it.
+  const child = spawnSync(
+    process.execPath,
+    ["--expose-gc", join(SNAPSHOT, "bench", script), "--json", ...scriptArgs],
+    {
+      cwd: root,
+      encoding: "utf8",
+      maxBuffer: 16 * 2 ** 20,
+    },
+  );
   if (child.status !== 0) throw new Error(`bench/${script} failed:\n${child.stderr}${child.stdout}`);
   return JSON.parse(child.stdout.trim().split("\n").pop());
 }
