@@ -21,10 +21,17 @@ async function loginAndClassify(userId) {
   const started = performance.now();
   const response = await postLogin(worker, loginEvent(userId));
   const ms = performance.now() - started;
-  const logs = await worker.waitForLogs((r) => r.slice(seen).some((x) => x.event === "login"), 2000);
+  // The Action's lines are written from a microtask: wait until the login's own line is there.
+  const logs = await worker.waitForLogs(
+    (r) =>
+      r.slice(seen).some((x) => x.event === "login") &&
+      r.slice(seen).some((x) => x.component === "m2m-token-action"),
+    2000,
+  );
   const mine = logs.slice(seen);
-  const outcome = mine.some((r) => r.event === "cache_hit")
-    ? "hit"
+  const hit = mine.find((r) => r.event === "cache_hit");
+  const outcome = hit
+    ? `hit (${hit.tier === "memory" ? "isolate memory" : "trigger cache / KV"})`
     : mine.some((r) => r.event === "token_valid")
       ? "miss → token requested"
       : "miss → no token (see logs)";
@@ -36,7 +43,7 @@ function row(n, userId, result) {
     `login ${String(n).padStart(2)}`,
     userId.padEnd(16),
     String(result.status),
-    result.outcome.padEnd(24),
+    result.outcome.padEnd(30),
     `${result.ms.toFixed(0).padStart(4)} ms`,
   ];
   console.log(cols.join("  "));
