@@ -14,6 +14,8 @@ import module from "node:module";
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 
+import { loginEvent } from "../tests/support/events.js";
+
 // The runtime's logger binds console's methods when it is loaded: silence them first, so a login
 // pays for building its log records but not for terminal output. Results go to stdout directly.
 const out = (text) => process.stdout.write(`${text}\n`);
@@ -87,24 +89,6 @@ function envFor(clientId) {
     ACCOUNT_API,
     LOGIN_HANDLER_SECRET,
     ON_TOKEN_ERROR: "continue",
-  };
-}
-
-/** A post-login event body like tests/support/stack.js `loginEvent` (not imported: it loads the simulator). */
-function loginEvent(userId) {
-  return {
-    user: {
-      user_id: userId,
-      email: `${userId.replace(/\W/g, "")}@example.com`,
-      email_verified: true,
-      app_metadata: {},
-      user_metadata: {},
-    },
-    client: { client_id: "spa-client", name: "Web App", metadata: {} },
-    connection: { id: "con_1", name: "Username-Password-Authentication", strategy: "auth0" },
-    request: { ip: "203.0.113.7", method: "POST", query: {}, body: {} },
-    tenant: { id: "edge-tenant" },
-    stats: { logins_count: 3 },
   };
 }
 

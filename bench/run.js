@@ -58,6 +58,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const SNAPSHOT = mkdtempSync(join(os.tmpdir(), "edge-login-bench-src-"));
 cpSync(join(root, "js"), join(SNAPSHOT, "js"), { recursive: true });
 cpSync(join(root, "build"), join(SNAPSHOT, "build"), { recursive: true });
+mkdirSync(join(SNAPSHOT, "tests", "support"), { recursive: true });
+cpSync(join(root, "tests", "support", "events.js"), join(SNAPSHOT, "tests", "support", "events.js"));
 cpSync(here, join(SNAPSHOT, "bench"), {
   recursive: true,
   filter: (source) => !/[\\/](results|\.wrangler|node_modules)$/.test(source),

@@ -11,6 +11,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 import { signBody } from "../../js/signature.js";
 import { startSimulator } from "./simulator.js";
+import { loginEvent } from "./events.js";
+
+export { loginEvent };
 import { root } from "../../scripts/lib/setup.js";
 
 // wrangler colours console.error output even when told not to.
@@ -225,25 +228,6 @@ export class WorkerProcess {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-/** A minimal valid post-login event body for `userId`. */
-export function loginEvent(userId = "auth0|user-1", extra = {}) {
-  return {
-    user: {
-      user_id: userId,
-      email: `${userId.replace(/\W/g, "")}@example.com`,
-      email_verified: true,
-      app_metadata: {},
-      user_metadata: {},
-    },
-    client: { client_id: "spa-client", name: "Web App", metadata: {} },
-    connection: { id: "con_1", name: "Username-Password-Authentication", strategy: "auth0" },
-    request: { ip: "203.0.113.7", method: "POST", query: {}, body: {} },
-    tenant: { id: "edge-tenant" },
-    stats: { logins_count: 3 },
-    ...extra,
-  };
 }
 
 /**
