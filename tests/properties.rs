@@ -3,20 +3,15 @@
 //! expiry, refresh, backoff and cool-down arithmetic stays in bounds for any numbers.
 //!
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use post_login_action::Error;
 use post_login_action::action::{OnTokenError, Settings, TokenProvider};
 use post_login_action::error::SecretProblem;
-use post_login_action::host::{
-    ActionCache, CacheEntry, CacheFault, Clock, HttpClient, HttpRequest, HttpResponse, Logger, Rng,
-};
+use post_login_action::host::HttpResponse;
 use post_login_action::log::{Level, LogRecord};
 use post_login_action::management::{ManagementClient, role_names};
 use post_login_action::policy::{
@@ -30,20 +25,18 @@ use post_login_action::state::TokenState;
 use post_login_action::token::{
     ManagementToken, endpoint_error, fingerprint, parse_token_response,
 };
+mod support;
+
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use serde_json::{Value, json};
+use support::{AUDIENCE, CLIENT_ID, CLIENT_SECRET, DOMAIN, FakeHost, NOW, block_on};
 
 // ---------------------------------------------------------------------------------------------
 // Shared helpers and strategies
 // ---------------------------------------------------------------------------------------------
 
-const NOW: u64 = 1_700_000_000_000;
-const DOMAIN: &str = "tenant.eu.auth0.com";
 const BASE_URL: &str = "https://tenant.eu.auth0.com";
-const CLIENT_ID: &str = "m2m-client";
-const CLIENT_SECRET: &str = "m2m-secret-value-123";
-const AUDIENCE: &str = "https://tenant.eu.auth0.com/api/v2/";
 const SECRET_NAMES: [&str; 4] = [
     secrets::DOMAIN,
     secrets::CLIENT_ID,
@@ -105,18 +98,6 @@ fn token_with(
 
 fn token(issued_at: u64, expires_at: u64) -> ManagementToken {
     token_with(&default_secrets(), "h.p.s", issued_at, expires_at)
-}
-
-/// Drives a future whose awaits are all ready.
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    for _ in 0..10_000 {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-    panic!("future did not complete");
 }
 
 /// Arbitrary JSON values, nested a few levels deep.
@@ -1714,102 +1695,6 @@ proptest! {
 // Management API: percent-encoding of user ids, role names, error bodies
 // ---------------------------------------------------------------------------------------------
 
-/// A host whose token endpoint always issues a good token and whose Management API answers
-/// every call with `answer`.
-struct ApiHost {
-    now: Cell<u64>,
-    answer: HttpResponse,
-    urls: RefCell<Vec<String>>,
-    cache: RefCell<HashMap<String, CacheEntry>>,
-    logs: RefCell<Vec<LogRecord>>,
-}
-
-impl ApiHost {
-    fn new(answer: HttpResponse) -> Self {
-        ApiHost {
-            now: Cell::new(NOW),
-            answer,
-            urls: RefCell::default(),
-            cache: RefCell::default(),
-            logs: RefCell::default(),
-        }
-    }
-
-    fn management_urls(&self) -> Vec<String> {
-        self.urls
-            .borrow()
-            .iter()
-            .filter(|u| u.contains("/api/v2/"))
-            .cloned()
-            .collect()
-    }
-}
-
-impl Clock for ApiHost {
-    fn now_ms(&self) -> u64 {
-        self.now.get()
-    }
-
-    async fn sleep(&self, ms: u64) {
-        self.now.set(self.now.get().saturating_add(ms));
-    }
-}
-
-impl Rng for ApiHost {
-    fn random(&self) -> f64 {
-        0.5
-    }
-}
-
-impl HttpClient for ApiHost {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, String> {
-        self.urls.borrow_mut().push(request.url.clone());
-        if request.url.ends_with("/oauth/token") {
-            let claims = json!({"aud": AUDIENCE, "exp": self.now.get() / 1000 + 86_400});
-            let token = format!(
-                "{}.{}.c2ln",
-                URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256"}"#),
-                URL_SAFE_NO_PAD.encode(claims.to_string())
-            );
-            let body = json!({"access_token": token, "token_type": "Bearer", "expires_in": 86_400});
-            return Ok(HttpResponse {
-                status: 200,
-                body: body.to_string(),
-                headers: vec![],
-            });
-        }
-        Ok(self.answer.clone())
-    }
-}
-
-impl ActionCache for ApiHost {
-    fn cache_get(&self, key: &str) -> Result<Option<CacheEntry>, CacheFault> {
-        Ok(self.cache.borrow().get(key).cloned())
-    }
-
-    fn cache_set(&self, key: &str, value: &str, expires_at_ms: u64) -> Result<(), CacheFault> {
-        self.cache.borrow_mut().insert(
-            key.to_owned(),
-            CacheEntry {
-                value: value.to_owned(),
-                expires_at_ms,
-            },
-        );
-        Ok(())
-    }
-
-    fn cache_delete(&self, key: &str) -> Result<(), CacheFault> {
-        self.cache.borrow_mut().remove(key);
-        Ok(())
-    }
-}
-
-impl Logger for ApiHost {
-    fn log(&self, record: LogRecord) {
-        self.logs.borrow_mut().push(record);
-    }
-}
-
 /// Decodes a path segment that must consist only of RFC 3986 unreserved characters and
 /// upper-case `%XX` escapes; `None` if it has anything else.
 fn strict_percent_decode(segment: &str) -> Option<Vec<u8>> {
@@ -1855,7 +1740,9 @@ proptest! {
         user_id in user_id(),
         roles in any::<bool>(),
     ) {
-        let host = ApiHost::new(HttpResponse { status: 200, body: "[]".into(), headers: vec![] });
+        let host = FakeHost::new();
+        host.answer_token(86_400);
+        host.answer_management(200, "[]", &[]);
         let state = TokenState::new();
         let provider = TokenProvider::new(&host, &state);
         let secrets = default_secrets();
@@ -1865,7 +1752,7 @@ proptest! {
         } else {
             (block_on(client.get_user(&user_id)), "")
         };
-        let urls = host.management_urls();
+        let urls: Vec<String> = host.management_requests().into_iter().map(|s| s.url).collect();
         if user_id.is_empty() {
             prop_assert_eq!(result, Err(Error::InvalidArgument("user id must not be empty")));
             prop_assert!(urls.is_empty());
@@ -1916,7 +1803,12 @@ proptest! {
         ],
         user_id in "[a-z|0-9]{1,20}",
     ) {
-        let host = ApiHost::new(HttpResponse { status, body: body.clone(), headers: vec![] });
+        // At most two calls (one retry after a 401 or a 429): two answers of each kind.
+        let host = FakeHost::new();
+        for _ in 0..2 {
+            host.answer_token(86_400);
+            host.answer_management(status, body.clone(), &[]);
+        }
         let state = TokenState::new();
         let provider = TokenProvider::new(&host, &state);
         let secrets = default_secrets();
@@ -1935,6 +1827,6 @@ proptest! {
         let text = error.to_string();
         prop_assert!(text.chars().count() <= 40 + 2 * 201 + 6, "{} chars", text.chars().count());
         // One retry at most: after a 401 with a new token, after a 429 only if the reset fits.
-        prop_assert!(host.management_urls().len() <= 2);
+        prop_assert!(host.management_requests().len() <= 2);
     }
 }
