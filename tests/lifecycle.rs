@@ -85,21 +85,6 @@ fn is_cooling_down(error: &Error) -> bool {
     matches!(error, Error::CoolingDown { .. })
 }
 
-/// No log line holds the client secret, any issued token, or any part of one.
-fn assert_logs_hide_credentials(host: &FakeHost, tokens: &[String]) {
-    let lines = host.log_lines();
-    assert!(!lines.is_empty());
-    assert!(
-        !lines.contains(CLIENT_SECRET),
-        "a log line holds the secret"
-    );
-    for token in tokens {
-        for part in token.split('.') {
-            assert!(!lines.contains(part), "a log line holds a token part");
-        }
-    }
-}
-
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 type Login<'a> = Boxed<'a, Result<Acquired, Error>>;
 
@@ -134,7 +119,7 @@ fn memory_tier_serves_later_logins_without_requests_or_cache_reads() {
     );
     assert_eq!(host.count("cache_hit"), 20);
     assert_eq!(field(&host, "cache_hit", "tier"), Some(json!("memory")));
-    assert_logs_hide_credentials(&host, &[issued]);
+    host.assert_logs_hide_credentials(&[issued]);
 }
 
 #[test]
@@ -194,7 +179,7 @@ fn two_hundred_concurrent_misses_share_one_token_request() {
     assert_eq!(count(Source::Shared), 199);
     assert_eq!(host.count("token_request_joined"), 199);
     assert_eq!(host.count("cache_write"), 1);
-    assert_logs_hide_credentials(&host, &[issued]);
+    host.assert_logs_hide_credentials(&[issued]);
 }
 
 #[test]
@@ -267,7 +252,7 @@ fn refresh_ahead(lifetime_s: u64, jitter: f64, refresh_at: u64, use_until: u64) 
     assert_eq!(token(&after), new);
     assert_eq!((after.source, after.refresh_due), (Source::Memory, false));
     assert!(host.cached().unwrap().value.contains(&new));
-    assert_logs_hide_credentials(&host, &[old, new]);
+    host.assert_logs_hide_credentials(&[old, new]);
 }
 
 /// Without a refresh, the old token serves until `use_until`, and then a login waits for a
@@ -364,7 +349,7 @@ fn over_six_minutes_of_90_second_tokens_no_login_waits_after_the_first() {
         served, tokens,
         "each new token served the logins after its refresh"
     );
-    assert_logs_hide_credentials(&host, &tokens);
+    host.assert_logs_hide_credentials(&tokens);
 }
 
 #[test]
@@ -510,7 +495,7 @@ fn a_refresh_adopts_a_newer_token_another_isolate_cached() {
     assert_eq!(token(&a), second);
     assert_eq!((a.source, a.refresh_due), (Source::Memory, false));
     assert_eq!(host.cache_reads.get(), reads);
-    assert_logs_hide_credentials(&host, &[first, second]);
+    host.assert_logs_hide_credentials(&[first, second]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -792,7 +777,7 @@ fn configuration_errors_make_exactly_one_request_and_name_the_likely_cause() {
             field(&host, "cooldown_started", "class"),
             Some(json!("configuration"))
         );
-        assert_logs_hide_credentials(&host, &[]);
+        host.assert_logs_hide_credentials(&[]);
     }
 }
 

@@ -59,23 +59,6 @@ fn roles_config(on_error: OnTokenError) -> Config {
     }
 }
 
-/// No log line holds the client secret, any issued token, or any part of one (the fake's
-/// signature part is the same for all tokens, so it is covered by every token).
-fn assert_logs_hide_credentials(host: &FakeHost, tokens: &[String]) {
-    let lines = host.log_lines();
-    assert!(!lines.is_empty());
-    assert!(
-        !lines.contains(CLIENT_SECRET),
-        "a log line holds the secret"
-    );
-    for token in tokens {
-        assert!(!lines.contains(token.as_str()), "a log line holds a token");
-        for part in token.split('.') {
-            assert!(!lines.contains(part), "a log line holds a token part");
-        }
-    }
-}
-
 fn cached_token_value(host: &FakeHost) -> Option<String> {
     host.cached().map(|entry| entry.value)
 }
@@ -140,7 +123,7 @@ fn calls_send_the_method_url_bearer_and_body_and_return_the_parsed_json() {
     assert_eq!(record.get("method"), Some(&json!("PATCH")));
     assert_eq!(record.get("path"), Some(&json!("/users/auth0%7C123")));
     assert_eq!(record.get("status"), Some(&json!(200)));
-    assert_logs_hide_credentials(&host, &[issued]);
+    host.assert_logs_hide_credentials(&[issued]);
 }
 
 #[test]
@@ -229,7 +212,7 @@ fn a_401_discards_the_token_renews_it_once_and_retries_with_the_new_bearer() {
         (next.token.access_token(), next.source),
         (new.as_str(), Source::Memory)
     );
-    assert_logs_hide_credentials(&host, &[old, new]);
+    host.assert_logs_hide_credentials(&[old, new]);
 }
 
 #[test]
@@ -299,7 +282,7 @@ fn a_401_retries_with_a_newer_token_another_isolate_cached_without_a_request() {
         "the cached token was used, none requested"
     );
     assert!(cached_token_value(&host).unwrap().contains(&newer), "kept");
-    assert_logs_hide_credentials(&host, &[old, newer]);
+    host.assert_logs_hide_credentials(&[old, newer]);
 }
 
 #[test]
@@ -329,7 +312,7 @@ fn a_second_401_is_returned_after_exactly_two_calls() {
     assert_eq!(host.management_requests().len(), 2);
     assert_eq!(host.token_requests(), 2);
     assert_eq!(host.count("token_discarded"), 1);
-    assert_logs_hide_credentials(&host, &[old, new]);
+    host.assert_logs_hide_credentials(&[old, new]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -480,7 +463,7 @@ fn execute_sets_the_roles_claim_from_the_roles_answer() {
     let record = host.last("roles_claim_set").unwrap();
     assert_eq!(record.get("claim"), Some(&json!(CLAIM)));
     assert_eq!(record.get("roles"), Some(&json!(2)));
-    assert_logs_hide_credentials(&host, &[issued]);
+    host.assert_logs_hide_credentials(&[issued]);
 }
 
 #[test]
@@ -533,7 +516,7 @@ fn a_failed_roles_call_sets_no_claim_and_denies_only_under_the_deny_policy() {
             "{on_error:?}"
         );
         assert_eq!(host.count("roles_claim_set"), 0);
-        assert_logs_hide_credentials(&host, &[issued]);
+        host.assert_logs_hide_credentials(&[issued]);
 
         // A login without a user id fails the same way, without a call.
         let calls = host.management_requests().len();
@@ -800,7 +783,7 @@ fn no_log_line_of_any_management_scenario_holds_the_secret_or_a_token() {
         assert!(host.count(event) > 0, "the scenario logged {event}");
     }
     assert_eq!(host.token_requests(), 4);
-    assert_logs_hide_credentials(&host, &tokens);
+    host.assert_logs_hide_credentials(&tokens);
     // Not even the fake's shared signature part.
     assert!(!host.log_lines().contains("c2lnbmF0dXJl"));
 }

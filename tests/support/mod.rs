@@ -263,6 +263,35 @@ impl FakeHost {
             .collect()
     }
 
+    /// Asserts that no log line holds the client secret, any of `tokens`, or any part of one.
+    pub fn assert_logs_hide_credentials(&self, tokens: &[String]) {
+        let lines = self.log_lines();
+        assert!(!lines.is_empty(), "the scenario logged nothing to check");
+        assert!(
+            !lines.contains(CLIENT_SECRET),
+            "a log line holds the secret"
+        );
+        for token in tokens {
+            assert!(!lines.contains(token.as_str()), "a log line holds a token");
+            for part in token.split('.') {
+                assert!(!lines.contains(part), "a log line holds a token part");
+            }
+        }
+    }
+
+    /// Queues a good token response for `audience` (see [`FakeHost::answer_token`]).
+    pub fn answer_token_for(&self, audience: &str, lifetime_s: u64) -> String {
+        let token = jwt(json!({
+            "sub": format!("{CLIENT_ID}@clients"),
+            "aud": audience,
+            "iat": self.now.get() / 1000,
+            "exp": self.now.get() / 1000 + lifetime_s,
+        }));
+        let body = json!({"access_token": token, "token_type": "Bearer", "expires_in": lifetime_s});
+        self.answer(200, body.to_string());
+        token
+    }
+
     pub fn cached(&self) -> Option<CacheEntry> {
         self.cache.borrow().get("M2M").cloned()
     }
