@@ -1,7 +1,7 @@
 // The Actions bound to the post-login trigger, in execution order, with the Worker variables
 // each may see. Another Action (Rust or JS) is added here with the same shape.
 
-import { createLogger } from "./log.js";
+import { createLogger, describeError } from "./log.js";
 
 const log = createLogger("actions-runtime");
 
@@ -46,7 +46,7 @@ export function bindPostLoginActions(wasm) {
 
   function trapped(action, error) {
     if (error instanceof WebAssembly.RuntimeError) {
-      log("error", "wasm_trap", { action, error: `${error.name}: ${error.message}` });
+      log("error", "wasm_trap", { action, error: describeError(error) });
       broken = true;
     }
   }
@@ -82,8 +82,8 @@ export function bindPostLoginActions(wasm) {
     {
       name,
       onExecutePostLogin: guarded(name, wasm.onExecutePostLogin),
-      secrets: ["AUTH0_CUSTOM_DOMAIN", "CLIENT_ID", "CLIENT_SECRET", "ACCOUNT_API"],
-      // The Action reports the settings it reads, so the list lives in one place.
+      // The Action reports the names it reads, so each list lives in one place (Rust).
+      secrets: wasm.secretNames(),
       configuration: wasm.configurationNames(),
       pending: () => (broken ? undefined : wasm.pendingWork()),
     },

@@ -13,7 +13,7 @@ import { InvalidEventError, validateEventInput } from "./runtime/event.js";
 import { KvTriggerCache } from "./runtime/kv-store.js";
 import { executePostLogin } from "./runtime/trigger.js";
 import { verifySignature } from "./signature.js";
-import { createLogger } from "./log.js";
+import { createLogger, describeError } from "./log.js";
 
 /** Largest accepted request body. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -171,9 +171,7 @@ export function createLoginHandler({ actions, now = Date.now }) {
         }
         return refuse(404, "not_found", "no such route");
       } catch (error) {
-        log("error", "unexpected_error", {
-          error: error instanceof Error ? `${error.name}: ${error.message}` : "unknown",
-        });
+        log("error", "unexpected_error", { error: describeError(error) });
         return refuse(500, "server_error", "unexpected error");
       }
     },

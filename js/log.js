@@ -10,3 +10,8 @@ export function createLogger(component) {
     sink.call(console, JSON.stringify({ level, event, component, ...fields }));
   };
 }
+
+/** An error as `Name: message` for a log field (never the whole object, which may hold a request). */
+export function describeError(error) {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

@@ -499,6 +499,16 @@ impl ManagementApi {
     }
 }
 
+/// The secret names the Action reads, for the runtime's Action registry.
+#[wasm_bindgen(js_name = secretNames)]
+pub fn secret_names() -> Array {
+    use crate::secrets::{ACCOUNT_API, CLIENT_ID, CLIENT_SECRET, DOMAIN};
+    [DOMAIN, CLIENT_ID, CLIENT_SECRET, ACCOUNT_API]
+        .iter()
+        .map(|n| JsValue::from(*n))
+        .collect()
+}
+
 /// The configuration names the Action reads, for the runtime's Action registry.
 #[wasm_bindgen(js_name = configurationNames)]
 pub fn configuration_names() -> Array {

@@ -11,16 +11,12 @@ export const VARIANTS = ["ours", "seed", "naive"];
 
 /**
  * The shipped bindings of the Rust Action, made the way the production entry (js/index.js) makes
- * them: `bindPostLoginActions(wasmModule)`, or the older `postLoginActions` list.
+ * them.
  * @param {object} actionsModule the namespace of js/actions.js
  * @param {object} wasmModule the namespace of build/index.js (build/node/index.js in Node)
  */
 export function shippedActions(actionsModule, wasmModule) {
-  const bind = Reflect.get(actionsModule, "bindPostLoginActions");
-  if (typeof bind === "function") return bind(wasmModule);
-  const list = Reflect.get(actionsModule, "postLoginActions");
-  if (Array.isArray(list)) return list;
-  throw new Error("js/actions.js exports neither bindPostLoginActions(wasm) nor postLoginActions");
+  return actionsModule.bindPostLoginActions(wasmModule);
 }
 
 /**

@@ -24,6 +24,40 @@ function tokenUrl(domain) {
   return `${base.replace(/\/+$/, "")}/oauth/token`;
 }
 
+/**
+ * The seed's token request: client credentials through `fetch`, "validated" by a non-empty
+ * `access_token`. Logs the status and every failure; resolves to the token or null, never
+ * rejects. The naive variant makes the same request (./naive.js).
+ */
+export async function requestToken(secrets) {
+  try {
+    const response = await fetch(tokenUrl(secrets.AUTH0_CUSTOM_DOMAIN), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        grant_type: "client_credentials",
+        client_id: secrets.CLIENT_ID,
+        client_secret: secrets.CLIENT_SECRET,
+        audience: secrets.ACCOUNT_API,
+      }),
+    });
+    console.log(`M2M token: token request status ${response.status}`);
+    if (!response.ok) {
+      console.error(`M2M token: token request failed with status ${response.status}`);
+      return null;
+    }
+    const data = await response.json();
+    if (typeof data?.access_token !== "string" || data.access_token.length === 0) {
+      console.error("M2M token: invalid token response (no access_token)");
+      return null;
+    }
+    return data.access_token;
+  } catch (error) {
+    console.error(`M2M token: error while getting a token: ${error?.message ?? error}`);
+    return null;
+  }
+}
+
 /** `exports.onExecutePostLogin = async (event, api) => {…}` */
 export async function onExecutePostLogin(event, api) {
   const cached = api.cache.get(CACHE_KEY);
@@ -32,31 +66,9 @@ export async function onExecutePostLogin(event, api) {
     return;
   }
   console.log("M2M token: cache miss, requesting a new token");
-  try {
-    const response = await fetch(tokenUrl(event.secrets.AUTH0_CUSTOM_DOMAIN), {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        grant_type: "client_credentials",
-        client_id: event.secrets.CLIENT_ID,
-        client_secret: event.secrets.CLIENT_SECRET,
-        audience: event.secrets.ACCOUNT_API,
-      }),
-    });
-    console.log(`M2M token: token request status ${response.status}`);
-    if (!response.ok) {
-      console.error(`M2M token: token request failed with status ${response.status}`);
-      return;
-    }
-    const data = await response.json();
-    if (typeof data?.access_token !== "string" || data.access_token.length === 0) {
-      console.error("M2M token: invalid token response (no access_token)");
-      return;
-    }
-    console.log("M2M token: token received and valid");
-    const result = api.cache.set(CACHE_KEY, data.access_token, { ttl: TTL_MS });
-    if (result?.type === "error") console.error(`M2M token: cache set failed (${result.code})`);
-  } catch (error) {
-    console.error(`M2M token: error while getting a token: ${error?.message ?? error}`);
-  }
+  const token = await requestToken(event.secrets);
+  if (token === null) return;
+  console.log("M2M token: token received and valid");
+  const result = api.cache.set(CACHE_KEY, token, { ttl: TTL_MS });
+  if (result?.type === "error") console.error(`M2M token: cache set failed (${result.code})`);
 }

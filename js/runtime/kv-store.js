@@ -14,6 +14,7 @@
 // - A KV fault never fails a login: it is logged and the Actions see what memory holds
 //   (nothing, on a cold isolate).
 
+import { describeError } from "../log.js";
 import { TriggerCache } from "./cache.js";
 
 /** Workers KV refuses expirations less than 60 s ahead. */
@@ -71,7 +72,7 @@ export class KvTriggerCache {
       text = await kv.get(this.key, { type: "text" });
       this.log("info", "kv_read", { key: this.key, found: text !== null, reads: this.counts.reads });
     } catch (error) {
-      this.log("error", "kv_read_failed", { key: this.key, error: describe(error) });
+      this.log("error", "kv_read_failed", { key: this.key, error: describeError(error) });
       this.syncedAt = this.now();
       return;
     }
@@ -133,11 +134,7 @@ export class KvTriggerCache {
     } catch (error) {
       // Try again with the next login's write.
       this.cache.dirty = true;
-      this.log("error", "kv_write_failed", { key: this.key, error: describe(error) });
+      this.log("error", "kv_write_failed", { key: this.key, error: describeError(error) });
     }
   }
-}
-
-function describe(error) {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

@@ -3,6 +3,7 @@
 // after `api.access.deny` no further Action runs; the whole execution has a 20 s budget;
 // metadata changes are applied once at the end.
 
+import { describeError } from "../log.js";
 import { createPostLoginApi, emptyResult, MetadataBatch } from "./api.js";
 import { buildEvent, pickStrings } from "./event.js";
 
@@ -82,7 +83,7 @@ export async function executePostLogin({ actions, input, env, cache, log, budget
       return failed(result, "execution_timeout", current);
     }
   } catch (error) {
-    log("error", "action_failed", { action: current, error: describe(error) });
+    log("error", "action_failed", { action: current, error: describeError(error) });
     return failed(result, "action_failed", current);
   } finally {
     clearTimeout(timer);
@@ -98,8 +99,4 @@ function failed(result, code, action) {
   result.access = { denied: true, reason: ACTION_FAILURE_REASON, action };
   result.error = { code, action };
   return result;
-}
-
-function describe(error) {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

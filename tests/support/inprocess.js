@@ -40,6 +40,8 @@ export function restoreConsole() {
 
 const { createLoginHandler } = await import("../../js/handler.js");
 const wasmAction = await import(NODE_BUILD.href);
+// After the console capture above: js/log.js binds console's methods when it loads.
+const { bindPostLoginActions } = await import("../../js/actions.js");
 
 export const URL_BASE = "https://login.example.com";
 export const TENANT = "https://tenant.example.com";
@@ -137,23 +139,21 @@ export function fakeKv() {
 }
 
 /**
- * The Actions of the trigger, built for Node from build/node the way js/actions.js binds the
- * workerd build, each `onExecutePostLogin` wrapped with a call counter. A second, JS Action
- * (`probe`) runs after it; `probe.onExecute` can be swapped per test (default: nothing).
+ * The Actions of the trigger: the shipped binding (js/actions.js) over the Node build of the wasm
+ * Action, its `onExecutePostLogin` wrapped with a call counter. A second, JS Action (`probe`)
+ * runs after it; `probe.onExecute` can be swapped per test (default: nothing).
  */
 function bindActions() {
   const counts = { wasm: 0, probe: 0 };
   const probe = { onExecute: null, lastEvent: null };
+  const [shipped] = bindPostLoginActions(wasmAction);
   const actions = [
     {
-      name: "management-api-token",
+      ...shipped,
       onExecutePostLogin(event, api) {
         counts.wasm++;
-        return wasmAction.onExecutePostLogin(event, api);
+        return shipped.onExecutePostLogin(event, api);
       },
-      secrets: ["AUTH0_CUSTOM_DOMAIN", "CLIENT_ID", "CLIENT_SECRET", "ACCOUNT_API"],
-      configuration: wasmAction.configurationNames(),
-      pending: wasmAction.pendingWork,
     },
     {
       name: "probe",
