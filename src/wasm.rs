@@ -341,13 +341,13 @@ pub fn on_execute_post_login(event: JsValue, api: Api) -> JsValue {
     };
     #[cfg(not(feature = "test-hooks"))]
     let panic_later = false;
-    let host = Rc::new(WorkerHost { api });
+    let host = WorkerHost { api };
     let state = STATE.with(Rc::clone);
     if let (Ok(secrets), None, false) = (&inputs.secrets, &inputs.config.roles_claim, panic_later) {
-        let provider = TokenProvider::new(&*host, &state).with_settings(inputs.config.settings);
+        let provider = TokenProvider::new(&host, &state).with_settings(inputs.config.settings);
         if let Some(refresh_due) = provider.has_cached(secrets) {
             if refresh_due {
-                spawn_refresh(host, state, inputs);
+                spawn_refresh(Rc::new(host), state, inputs);
             }
             return JsValue::UNDEFINED;
         }
@@ -362,7 +362,7 @@ pub fn on_execute_post_login(event: JsValue, api: Api) -> JsValue {
             let _ = JsFuture::from(Promise::resolve(&JsValue::NULL)).await;
             panic!("deliberate panic after an await for user test|panic-async (test-hooks build)");
         }
-        let provider = TokenProvider::new(&*host, &state).with_settings(inputs.config.settings);
+        let provider = TokenProvider::new(&host, &state).with_settings(inputs.config.settings);
         let effects = post_login::execute(
             &provider,
             &inputs.secrets,
@@ -379,7 +379,7 @@ pub fn on_execute_post_login(event: JsValue, api: Api) -> JsValue {
             host.api.access().deny(DENY_REASON)?;
         }
         if effects.refresh_due {
-            spawn_refresh(host, state, inputs);
+            spawn_refresh(Rc::new(host), state, inputs);
         }
         Ok(JsValue::UNDEFINED)
     })

@@ -8,6 +8,7 @@ import { createLoginHandler } from "../../../js/handler.js";
 
 const faults = { read: null, write: null };
 const handler = createLoginHandler({ actions: bindPostLoginActions(action) });
+let wrappedEnv = null;
 
 function faultyKv(kv) {
   return {
@@ -44,6 +45,9 @@ export default {
     if (url.pathname === "/__test/kv" && request.method === "GET") {
       return json({ value: await env.ACTIONS_CACHE.get(url.searchParams.get("key")) });
     }
-    return handler.fetch(request, { ...env, ACTIONS_CACHE: faultyKv(env.ACTIONS_CACHE) }, ctx);
+    // One wrapped environment per isolate, as production has one env: the runtime and the Action
+    // recognise their settings by object identity.
+    wrappedEnv ??= { ...env, ACTIONS_CACHE: faultyKv(env.ACTIONS_CACHE) };
+    return handler.fetch(request, wrappedEnv, ctx);
   },
 };
