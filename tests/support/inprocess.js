@@ -9,7 +9,7 @@
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { signBody } from "../../js/signature.js";
+import { signedLoginRequest } from "./requests.js";
 
 const NODE_BUILD = new URL("../../build/node/index.js", import.meta.url);
 if (!existsSync(fileURLToPath(NODE_BUILD))) {
@@ -240,21 +240,8 @@ export function createStack({ env: envOverrides = {} } = {}) {
   }
 
   /** A POST /post-login request with `body` (string or bytes), signed now unless told otherwise. */
-  async function signedRequest(
-    body,
-    { contentType = "application/json", signature, at = Math.floor(Date.now() / 1000), headers = {} } = {},
-  ) {
-    const header = signature === undefined ? await signBody(body, LOGIN_HANDLER_SECRET, at) : signature;
-    return new Request(`${URL_BASE}/post-login`, {
-      method: "POST",
-      headers: {
-        ...(contentType === null ? {} : { "content-type": contentType }),
-        ...(header === null ? {} : { "x-signature": header }),
-        ...headers,
-      },
-      body,
-    });
-  }
+  const signedRequest = (body, options = {}) =>
+    signedLoginRequest(URL_BASE, body, { secret: LOGIN_HANDLER_SECRET, ...options });
 
   return { handler, env, kv, tenant, counts, probe, waitUntilFailures, send, signedRequest, snapshot };
 }

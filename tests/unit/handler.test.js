@@ -1,6 +1,7 @@
 import { beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { signBody } from "../../js/signature.js";
+import { signedLoginRequest } from "../support/requests.js";
 
 // log.js binds console's methods when it is loaded: capture them (and keep the test output
 // clean) by swapping them in before importing the handler, then restoring console.
@@ -108,20 +109,11 @@ function harness({ onExecute = () => {}, env: envOverrides = {}, kv = fakeKv(), 
 }
 
 /** A POST /post-login request, signed unless `signature` is given (null → no header). */
-async function postLogin(
+function postLogin(
   body = JSON.stringify(validEvent()),
-  { contentType = "application/json", secret = SECRET, at = nowSeconds(), signature, headers = {} } = {},
+  { secret = SECRET, at = nowSeconds(), ...options } = {},
 ) {
-  const header = signature === undefined ? await signBody(body, secret, at) : signature;
-  return new Request(`${URL_BASE}/post-login`, {
-    method: "POST",
-    headers: {
-      ...(contentType === null ? {} : { "content-type": contentType }),
-      ...(header === null ? {} : { "x-signature": header }),
-      ...headers,
-    },
-    body,
-  });
+  return signedLoginRequest(URL_BASE, body, { secret, at, ...options });
 }
 
 /** A body of `size` bytes streamed in chunks, with no content-length. */
