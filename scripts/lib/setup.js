@@ -3,8 +3,18 @@
 // first CLI install and wasm build take minutes on two cores.
 // Uses only Node built-ins: it runs before `npm ci` has installed anything.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, statSync, readdirSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { join, dirname } from "node:path";
+import { homedir } from "node:os";
 import { fileURLToPath } from "node:url";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -48,14 +58,80 @@ export function pinnedWasmBindgenVersion() {
   return match[1];
 }
 
-/** Installs wasm-bindgen-cli at the pinned version unless that version is on PATH. */
+/** `channel` and `targets` of rust-toolchain.toml (a two-key subset of TOML, read without a parser). */
+export function pinnedToolchain() {
+  const text = readFileSync(join(root, "rust-toolchain.toml"), "utf8");
+  const channel = text.match(/^channel\s*=\s*"([^"]+)"/m)?.[1];
+  if (!channel) throw new Error("rust-toolchain.toml names no channel");
+  const list = text.match(/^targets\s*=\s*\[([^\]]*)\]/m)?.[1] ?? "";
+  const targets = [...list.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+  return { channel, targets };
+}
+
+/**
+ * The pinned toolchain with its targets. rustup adds rust-toolchain.toml's `targets` only when it
+ * installs the toolchain itself; where the toolchain was already there, wasm32 is missing and the
+ * first wasm build fails with E0463 "can't find crate for `core`".
+ */
+export function ensureRustTargets() {
+  const { channel, targets } = pinnedToolchain();
+  const toolchains = output("rustup", ["toolchain", "list"]);
+  if (toolchains === null)
+    throw new Error("rustup is not on PATH: install it from the rustup download server");
+  if (!toolchains.split("\n").some((line) => line.startsWith(channel))) {
+    say(
+      `installing Rust ${channel} with ${targets.join(", ")} (rustup toolchain install, from rust-toolchain.toml)`,
+    );
+    run("rustup", ["toolchain", "install"]);
+  }
+  const installed = (output("rustup", ["target", "list", "--installed", "--toolchain", channel]) ?? "").split(
+    "\n",
+  );
+  const missing = targets.filter((target) => !installed.includes(target));
+  if (missing.length === 0) return;
+  say(
+    `adding ${missing.join(", ")} to Rust ${channel}: rustup does not add rust-toolchain.toml's targets to a toolchain it did not install`,
+  );
+  run("rustup", ["target", "add", ...missing, "--toolchain", channel]);
+}
+
+/** Where `cargo install` puts binaries: $CARGO_HOME/bin, by default ~/.cargo/bin. */
+export function cargoBinDir() {
+  return join(process.env.CARGO_HOME || join(homedir(), ".cargo"), "bin");
+}
+
+/** `wasm-bindgen` at the pinned version: the path that answers, or null. Cargo's own bin dir first. */
+function findWasmBindgen(wanted) {
+  for (const candidate of [join(cargoBinDir(), "wasm-bindgen"), "wasm-bindgen"]) {
+    if (output(candidate, ["--version"]) === `wasm-bindgen ${wanted}`) return candidate;
+  }
+  return null;
+}
+
+let wasmBindgenPath = null;
+
+/**
+ * The wasm-bindgen CLI at exactly the crate's version (a skew fails with "schema version" errors).
+ * Installed with `--force`: cargo's install record can name a binary that is gone, and then a plain
+ * `cargo install` says "already installed" and installs nothing.
+ */
 export function ensureWasmBindgenCli() {
   const wanted = pinnedWasmBindgenVersion();
-  const found = output("wasm-bindgen", ["--version"]);
-  if (found === `wasm-bindgen ${wanted}`) return;
-  say(`installing wasm-bindgen-cli ${wanted} (found: ${found ?? "none"}); this takes a few minutes`);
+  wasmBindgenPath = findWasmBindgen(wanted);
+  if (wasmBindgenPath) return wasmBindgenPath;
+  say(
+    `installing wasm-bindgen-cli ${wanted} into ${cargoBinDir()} (cargo install): it turns the Rust ` +
+      "wasm into the module the Worker imports and must match the crate version exactly; " +
+      "the first install compiles it from crates.io and takes about 5 minutes on 2 cores",
+  );
+  const started = Date.now();
   // No --locked: the CLI's own lock file names a yanked crate (see workers-build.md).
-  run("cargo", ["install", "wasm-bindgen-cli", "--version", wanted]);
+  run("cargo", ["install", "--force", "wasm-bindgen-cli", "--version", wanted]);
+  wasmBindgenPath = findWasmBindgen(wanted);
+  if (!wasmBindgenPath)
+    throw new Error(`wasm-bindgen ${wanted} is not in ${cargoBinDir()} after cargo install`);
+  say(`wasm-bindgen-cli ${wanted} installed in ${Math.round((Date.now() - started) / 1000)} s`);
+  return wasmBindgenPath;
 }
 
 function newestMtime(dir) {
@@ -80,7 +156,11 @@ const WASM_OPT_FLAGS = [
   "--enable-multivalue",
 ];
 
-/** wasm-bindgen then wasm-opt for each [target, dir], unless dir is newer than its inputs. */
+/**
+ * wasm-bindgen then wasm-opt for each [target, dir], unless dir is newer than its inputs.
+ * Written to a scratch folder and renamed into place: a running `wrangler dev` reloads on change
+ * and exits when it reads a half-written module.
+ */
 function bindgen(crateWasm, outputs, force) {
   for (const [target, dir] of outputs) {
     const wasm = join(dir, "index_bg.wasm");
@@ -90,26 +170,38 @@ function bindgen(crateWasm, outputs, force) {
       newestMtime(join(root, "src")) <= statSync(wasm).mtimeMs;
     if (upToDate && !force) continue;
     mkdirSync(dir, { recursive: true });
-    run("wasm-bindgen", [
-      "--target",
-      target,
-      "--out-dir",
-      dir,
-      "--out-name",
-      "index",
-      "--no-typescript",
-      // Generates __wbg_reset_state: the runtime replaces the instance after a Rust panic.
-      // (Only for workerd's module target; the Node flavour is for benchmarks.)
-      ...(target === "module" ? ["--experimental-reset-state-function"] : []),
-      crateWasm,
-    ]);
-    run(process.execPath, [
-      join(root, "node_modules", "binaryen", "bin", "wasm-opt"),
-      ...WASM_OPT_FLAGS,
-      wasm,
-      "-o",
-      wasm,
-    ]);
+    const scratch = mkdtempSync(join(dir, ".bindgen-"));
+    try {
+      run(wasmBindgenPath, [
+        "--target",
+        target,
+        "--out-dir",
+        scratch,
+        "--out-name",
+        "index",
+        "--no-typescript",
+        // Generates __wbg_reset_state: the runtime replaces the instance after a Rust panic.
+        // (Only for workerd's module target; the Node flavour is for benchmarks.)
+        ...(target === "module" ? ["--experimental-reset-state-function"] : []),
+        crateWasm,
+      ]);
+      const scratchWasm = join(scratch, "index_bg.wasm");
+      run(process.execPath, [
+        join(root, "node_modules", "binaryen", "bin", "wasm-opt"),
+        ...WASM_OPT_FLAGS,
+        scratchWasm,
+        "-o",
+        scratchWasm,
+      ]);
+      // The wasm first: index.js names its exports, so a reload between the two renames sees the
+      // old glue over the new module only if an export changed, and reloads again a moment later.
+      for (const name of ["index_bg.wasm", ...readdirSync(scratch).filter((n) => n !== "index_bg.wasm")]) {
+        rmSync(join(dir, name), { recursive: true, force: true });
+        renameSync(join(scratch, name), join(dir, name));
+      }
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   }
 }
 
@@ -122,7 +214,10 @@ function bindgen(crateWasm, outputs, force) {
  *   never rebuilt with test features.
  */
 export function buildWasm({ force = false, testHooks = false } = {}) {
+  ensureRustTargets();
   ensureWasmBindgenCli();
+  if (!existsSync(CRATE_WASM))
+    say("first wasm build of the Action (cargo build --release): a few minutes on 2 cores");
   run("cargo", ["build", "--release", "--target", "wasm32-unknown-unknown"]);
   bindgen(
     CRATE_WASM,
