@@ -137,13 +137,11 @@ export function createLoginHandler({ actions, now = Date.now }) {
 
     const store = cacheFor(env);
     const { cache, kvRead } = await store.forLogin(env.ACTIONS_CACHE);
-    const result = await executePostLogin({ actions, input, env, cache, log });
+    // Work an Action leaves running (a token refresh) is kept alive, then its changes written.
+    const waitUntil = (work) =>
+      ctx.waitUntil(Promise.resolve(work).then(() => store.persist(env.ACTIONS_CACHE)));
+    const result = await executePostLogin({ actions, input, env, cache, log, waitUntil });
     ctx.waitUntil(store.persist(env.ACTIONS_CACHE));
-    // Work an Action left running (a token refresh) is kept alive, then its changes written.
-    for (const action of actions) {
-      const pending = action.pending?.();
-      if (pending) ctx.waitUntil(Promise.resolve(pending).then(() => store.persist(env.ACTIONS_CACHE)));
-    }
     log("info", "login", {
       user_id: input.user.user_id,
       denied: result.access.denied,

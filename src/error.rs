@@ -20,18 +20,25 @@ pub enum Error {
         /// What is wrong with it.
         problem: SecretProblem,
     },
-    /// The token request never got an HTTP answer (DNS, connection, TLS, timeout).
-    #[error("token request failed: {0}")]
-    Transport(String),
-    /// The token endpoint answered with a status other than 200.
-    #[error("token endpoint answered HTTP {status}{}", describe_endpoint_error(.error, .description))]
-    TokenEndpoint {
+    /// A request never got an HTTP answer (DNS, connection, TLS, timeout).
+    #[error("{} request failed: {reason}", .endpoint.name())]
+    Transport {
+        /// Which endpoint was called.
+        endpoint: Endpoint,
+        /// What the host said (never the request itself).
+        reason: String,
+    },
+    /// An endpoint answered with an error status, described by Auth0's error body.
+    #[error("{} answered HTTP {status}{}", .endpoint.answer_name(), describe_endpoint_error(.code, .message))]
+    Status {
+        /// Which endpoint answered.
+        endpoint: Endpoint,
         /// HTTP status.
         status: u16,
-        /// Auth0's `error` code, when the body had one.
-        error: Option<String>,
-        /// Auth0's `error_description`, when the body had one.
-        description: Option<String>,
+        /// Auth0's `error` (token endpoint) or `errorCode`/`error` (Management API).
+        code: Option<String>,
+        /// Auth0's `error_description` (token endpoint) or `message` (Management API).
+        message: Option<String>,
     },
     /// The token endpoint answered 200 but the response or the token in it is unusable.
     #[error("invalid token response: {0}")]
@@ -44,25 +51,63 @@ pub enum Error {
         /// The failure that started the cool-down.
         last: Box<Error>,
     },
-    /// A Management API request never got an HTTP answer.
-    #[error("Management API request failed: {0}")]
-    ManagementTransport(String),
-    /// The Management API answered with an error.
-    #[error("Management API answered HTTP {status}{}", describe_endpoint_error(.error, .message))]
-    ManagementApi {
-        /// HTTP status.
-        status: u16,
-        /// Auth0's `error` (or `errorCode`), when the body had one.
-        error: Option<String>,
-        /// Auth0's `message`, when the body had one.
-        message: Option<String>,
-    },
     /// The Management API answered 2xx with a body that is not the expected JSON.
     #[error("Management API answered with unexpected JSON: {0}")]
     ManagementResponse(&'static str),
     /// A Management API call was given an unusable argument.
     #[error("invalid Management API argument: {0}")]
     InvalidArgument(&'static str),
+}
+
+/// The Auth0 endpoint a request went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// `POST /oauth/token` (the Authentication API).
+    Token,
+    /// `/api/v2/*` (the Management API).
+    Management,
+}
+
+impl Endpoint {
+    /// The name in "… request failed" messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::Token => "token",
+            Endpoint::Management => "Management API",
+        }
+    }
+
+    fn answer_name(self) -> &'static str {
+        match self {
+            Endpoint::Token => "token endpoint",
+            Endpoint::Management => "Management API",
+        }
+    }
+}
+
+impl Error {
+    /// The error for an answer with status `status`, from Auth0's error body in either of its
+    /// two shapes (`{error, error_description}` from the Authentication API,
+    /// `{statusCode, error, message, errorCode}` from the Management API), or from none.
+    ///
+    /// ```
+    /// use post_login_action::error::{Endpoint, Error};
+    /// let body = r#"{"error":"access_denied","error_description":"Unauthorized"}"#;
+    /// assert_eq!(
+    ///     Error::from_response(Endpoint::Token, 401, body).to_string(),
+    ///     "token endpoint answered HTTP 401: access_denied (Unauthorized)"
+    /// );
+    /// ```
+    pub fn from_response(endpoint: Endpoint, status: u16, body: &str) -> Error {
+        let body: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        let text = |key: &str| body.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        Error::Status {
+            endpoint,
+            status,
+            code: text("errorCode").or_else(|| text("error")),
+            message: text("error_description").or_else(|| text("message")),
+        }
+    }
 }
 
 /// What is wrong with a secret.
@@ -140,12 +185,24 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Secret { .. } => "secret",
-            Error::Transport(_) => "transport",
-            Error::TokenEndpoint { .. } => "token_endpoint",
+            Error::Transport {
+                endpoint: Endpoint::Token,
+                ..
+            } => "transport",
+            Error::Status {
+                endpoint: Endpoint::Token,
+                ..
+            } => "token_endpoint",
             Error::InvalidToken(_) => "invalid_token",
             Error::CoolingDown { .. } => "cooling_down",
-            Error::ManagementTransport(_) => "management_transport",
-            Error::ManagementApi { .. } => "management_api",
+            Error::Transport {
+                endpoint: Endpoint::Management,
+                ..
+            } => "management_transport",
+            Error::Status {
+                endpoint: Endpoint::Management,
+                ..
+            } => "management_api",
             Error::ManagementResponse(_) => "management_response",
             Error::InvalidArgument(_) => "invalid_argument",
         }
@@ -156,10 +213,16 @@ impl Error {
         if let Error::CoolingDown { last, .. } = self {
             return last.likely_cause();
         }
-        let Error::TokenEndpoint { status, error, .. } = self else {
+        let Error::Status {
+            endpoint: Endpoint::Token,
+            status,
+            code,
+            ..
+        } = self
+        else {
             return None;
         };
-        Some(match (status, error.as_deref()) {
+        Some(match (status, code.as_deref()) {
             (401, _) => "wrong CLIENT_ID or CLIENT_SECRET",
             (403, Some("unauthorized_client")) => {
                 "the client_credentials grant is not enabled for this application"
@@ -177,13 +240,18 @@ impl Error {
 mod tests {
     use super::*;
 
+    fn token_error(status: u16, code: Option<&str>, message: Option<String>) -> Error {
+        Error::Status {
+            endpoint: Endpoint::Token,
+            status,
+            code: code.map(str::to_owned),
+            message,
+        }
+    }
+
     #[test]
     fn endpoint_error_quotes_auth0_fields_and_truncates_long_text() {
-        let err = Error::TokenEndpoint {
-            status: 403,
-            error: Some("access_denied".into()),
-            description: Some("x".repeat(500)),
-        };
+        let err = token_error(403, Some("access_denied"), Some("x".repeat(500)));
         let text = err.to_string();
         assert!(text.starts_with("token endpoint answered HTTP 403: access_denied ("));
         assert!(text.chars().count() < 300, "{text}");
@@ -194,21 +262,55 @@ mod tests {
     }
 
     #[test]
-    fn likely_causes_name_the_misconfiguration() {
-        let at = |status, error: Option<&str>| Error::TokenEndpoint {
-            status,
-            error: error.map(str::to_owned),
-            description: None,
-        };
+    fn both_auth0_error_shapes_parse_into_one_error() {
         assert_eq!(
-            at(401, Some("access_denied")).likely_cause(),
+            Error::from_response(
+                Endpoint::Token,
+                401,
+                r#"{"error":"access_denied","error_description":"Unauthorized"}"#
+            ),
+            token_error(401, Some("access_denied"), Some("Unauthorized".into()))
+        );
+        let management = Error::from_response(
+            Endpoint::Management,
+            403,
+            r#"{"statusCode":403,"error":"Forbidden","message":"Insufficient scope","errorCode":"insufficient_scope"}"#,
+        );
+        assert_eq!(
+            management,
+            Error::Status {
+                endpoint: Endpoint::Management,
+                status: 403,
+                code: Some("insufficient_scope".into()),
+                message: Some("Insufficient scope".into()),
+            }
+        );
+        assert_eq!(
+            management.to_string(),
+            "Management API answered HTTP 403: insufficient_scope (Insufficient scope)"
+        );
+        assert_eq!(
+            Error::from_response(Endpoint::Token, 502, "<html>bad gateway</html>"),
+            token_error(502, None, None)
+        );
+    }
+
+    #[test]
+    fn likely_causes_name_the_misconfiguration() {
+        assert_eq!(
+            token_error(401, Some("access_denied"), None).likely_cause(),
             Some("wrong CLIENT_ID or CLIENT_SECRET")
         );
         assert_eq!(
-            at(403, Some("unauthorized_client")).likely_cause(),
+            token_error(403, Some("unauthorized_client"), None).likely_cause(),
             Some("the client_credentials grant is not enabled for this application")
         );
-        assert_eq!(at(302, None).likely_cause(), None);
-        assert_eq!(Error::Transport("reset".into()).likely_cause(), None);
+        assert_eq!(token_error(302, None, None).likely_cause(), None);
+        let transport = Error::Transport {
+            endpoint: Endpoint::Token,
+            reason: "reset".into(),
+        };
+        assert_eq!(transport.likely_cause(), None);
+        assert_eq!(transport.to_string(), "token request failed: reset");
     }
 }

@@ -3,8 +3,6 @@
 //! Callers add fields one by one; nothing in this crate ever adds a secret, an access token or
 //! an `Authorization` header — tokens appear only as [`crate::token::fingerprint`]s.
 
-use core::fmt::Write as _;
-
 use serde_json::Value;
 
 /// The `component` field of every record the Action writes.
@@ -86,47 +84,26 @@ impl LogRecord {
     }
 
     /// The record as one line of JSON: `level`, `event`, `component`, then the fields in the
-    /// order they were added. Written directly (no intermediate map): it runs on every login.
+    /// order they were added. Serialised directly (no intermediate map): it runs on every login.
     pub fn to_json_line(&self) -> String {
-        let mut line = String::with_capacity(96 + 32 * self.fields.len());
-        line.push_str("{\"level\":\"");
-        line.push_str(self.level.as_str());
-        line.push_str("\",\"event\":");
-        push_json_string(&mut line, self.event);
-        line.push_str(",\"component\":\"");
-        line.push_str(COMPONENT);
-        line.push('"');
-        for (key, value) in &self.fields {
-            line.push(',');
-            push_json_string(&mut line, key);
-            line.push(':');
-            match value {
-                Value::String(text) => push_json_string(&mut line, text),
-                other => line.push_str(&other.to_string()),
-            }
-        }
-        line.push('}');
-        line
+        use serde::ser::{SerializeMap, Serializer};
+        let mut line = Vec::with_capacity(96 + 32 * self.fields.len());
+        let mut serializer = serde_json::Serializer::new(&mut line);
+        let written = serializer
+            .serialize_map(Some(3 + self.fields.len()))
+            .and_then(|mut map| {
+                map.serialize_entry("level", self.level.as_str())?;
+                map.serialize_entry("event", self.event)?;
+                map.serialize_entry("component", COMPONENT)?;
+                for (key, value) in &self.fields {
+                    map.serialize_entry(key, value)?;
+                }
+                map.end()
+            });
+        // Writing `Value`s with string keys to memory cannot fail, and serde_json writes UTF-8.
+        debug_assert!(written.is_ok());
+        String::from_utf8(line).unwrap_or_default()
     }
-}
-
-/// Appends `text` as a JSON string literal.
-fn push_json_string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]

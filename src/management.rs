@@ -2,31 +2,33 @@
 //! work (read a user, update `app_metadata`, list roles and permissions).
 //!
 //! A 401 means the token was revoked or signed with a rotated key: the client drops it (memory
-//! and trigger cache), obtains a new one and retries once. A 429 is retried once if the reset
-//! fits in the time budget.
+//! and trigger cache), obtains a new one and retries once. A 429 is retried if the reset fits
+//! in the time budget. Network errors and 5xx are not retried: a write may have been applied.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
-use crate::action::TokenProvider;
-use crate::error::{Error, Result};
-use crate::host::{Host, HttpRequest, HttpResponse, Method};
-use crate::log::LogRecord;
-use crate::retry::rate_limit_reset_ms;
-use crate::secrets::Secrets;
+use crate::error::{Endpoint, Error, Result};
+use crate::host::{Host, HttpRequest, Method};
+use crate::http::{self, Retries};
+use crate::provider::TokenProvider;
 
-const MAX_REQUEST_TIMEOUT_MS: u64 = 10_000;
+/// One try, and one more after a 429 whose reset fits the budget.
+const MANAGEMENT_RETRIES: Retries = Retries {
+    max_attempts: 2,
+    transient: false,
+};
 
 /// Management API calls for one login.
 #[derive(Debug)]
 pub struct ManagementClient<'p, 'a, H> {
     provider: &'p TokenProvider<'a, H>,
-    secrets: &'p Secrets,
 }
 
 impl<'p, 'a, H: Host> ManagementClient<'p, 'a, H> {
-    /// A client that authenticates with `provider`'s token for `secrets`.
-    pub fn new(provider: &'p TokenProvider<'a, H>, secrets: &'p Secrets) -> Self {
-        ManagementClient { provider, secrets }
+    /// A client that authenticates with `provider`'s token.
+    pub fn new(provider: &'p TokenProvider<'a, H>) -> Self {
+        ManagementClient { provider }
     }
 
     /// `GET /api/v2/users/{id}`.
@@ -67,68 +69,54 @@ impl<'p, 'a, H: Host> ManagementClient<'p, 'a, H> {
     async fn call(&self, method: Method, path: &str, body: Option<String>) -> Result<Value> {
         let host = self.provider.host();
         // The token has its own budget; the call's budget starts once there is a token.
-        let mut token = self.provider.acquire(self.secrets).await?.token;
-        let deadline = host
-            .now_ms()
-            .saturating_add(self.provider.settings().retry.budget_ms);
+        let mut token = self.provider.acquire().await?.token;
+        let retry = self.provider.settings().retry;
+        let deadline = host.now_ms().saturating_add(retry.budget_ms);
+        let url = format!(
+            "{}/api/v2{path}",
+            self.provider.secrets().domain().base_url()
+        );
         let mut renewed = false;
-        let mut waited = false;
         loop {
-            let started = host.now_ms();
-            let url = format!("{}/api/v2{path}", self.secrets.domain().base_url());
-            let remaining = deadline.saturating_sub(started).max(1);
-            let answer = host
-                .send(HttpRequest {
-                    method,
-                    url,
-                    bearer: Some(token.access_token().to_owned()),
-                    json_body: body.clone(),
-                    timeout_ms: remaining.min(MAX_REQUEST_TIMEOUT_MS),
-                })
-                .await;
-            let now = host.now_ms();
-            let response: HttpResponse = match answer {
-                Ok(response) => response,
-                Err(reason) => {
-                    host.log(
-                        LogRecord::error("management_request")
-                            .field("method", method.as_str())
-                            .field("path", path)
-                            .field("outcome", "no_response")
-                            .field("error", reason.clone())
-                            .field("duration_ms", now.saturating_sub(started)),
-                    );
-                    return Err(Error::ManagementTransport(reason));
-                }
-            };
-            host.log(
-                LogRecord::info("management_request")
-                    .field("method", method.as_str())
-                    .field("path", path)
-                    .field("status", response.status)
-                    .field("duration_ms", now.saturating_sub(started)),
-            );
-            match response.status {
-                200..=299 => {
-                    return serde_json::from_str(&response.body)
-                        .map_err(|_| Error::ManagementResponse("body is not JSON"));
-                }
-                401 if !renewed => {
-                    renewed = true;
-                    self.provider.discard(self.secrets, &token);
-                    token = self.provider.acquire(self.secrets).await?.token;
-                }
-                429 if !waited => {
-                    waited = true;
-                    let reset = rate_limit_reset_ms(&response, now).unwrap_or(u64::MAX);
-                    let wait = reset.saturating_sub(now);
-                    if now.saturating_add(wait) >= deadline {
-                        return Err(management_error(&response));
+            let bearer = token.access_token().to_owned();
+            let outcome = http::retrying(
+                host,
+                Endpoint::Management,
+                &retry,
+                MANAGEMENT_RETRIES,
+                deadline,
+                async |attempt, timeout_ms| {
+                    let request = HttpRequest {
+                        method,
+                        url: url.clone(),
+                        bearer: Some(bearer.clone()),
+                        json_body: body.clone(),
+                        timeout_ms,
+                    };
+                    let response = http::send(host, Endpoint::Management, path, attempt, request)
+                        .await
+                        .map_err(|error| (error, None))?;
+                    if !(200..300).contains(&response.status) {
+                        let error = Error::from_response(
+                            Endpoint::Management,
+                            response.status,
+                            &response.body,
+                        );
+                        return Err((error, Some(response)));
                     }
-                    host.log(LogRecord::info("management_retry").field("wait_ms", wait));
-                    host.sleep(wait).await;
+                    serde_json::from_str(&response.body)
+                        .map_err(|_| (Error::ManagementResponse("body is not JSON"), None))
+                },
+            )
+            .await;
+            match outcome {
+                Ok(value) => return Ok(value),
+                Err((Error::Status { status: 401, .. }, _)) if !renewed => {
+                    renewed = true;
+                    self.provider.discard(&token);
+                    token = self.provider.acquire().await?.token;
                 }
-                _ => return Err(management_error(&response)),
+                Err((error, _)) => return Err(error),
             }
         }
     }
@@ -142,35 +130,22 @@ pub fn role_names(roles: &[Value]) -> Vec<String> {
         .collect()
 }
 
-fn management_error(response: &HttpResponse) -> Error {
-    let body: Value = serde_json::from_str(&response.body).unwrap_or(Value::Null);
-    let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
-    Error::ManagementApi {
-        status: response.status,
-        error: text("errorCode").or_else(|| text("error")),
-        message: text("message"),
-    }
-}
-
 fn user_path(user_id: &str, suffix: &str) -> Result<String> {
     if user_id.is_empty() {
         return Err(Error::InvalidArgument("user id must not be empty"));
     }
-    Ok(format!("/users/{}{suffix}", percent_encode(user_id)))
+    Ok(format!(
+        "/users/{}{suffix}",
+        utf8_percent_encode(user_id, PATH_SEGMENT)
+    ))
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters (`auth0|123` → `auth0%7C123`).
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
+/// Everything but RFC 3986 unreserved characters (`auth0|123` → `auth0%7C123`).
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 #[cfg(test)]
 mod tests {
@@ -197,22 +172,5 @@ mod tests {
     fn role_names_skip_malformed_entries() {
         let roles = serde_json::json!([{"id": "r1", "name": "admin"}, {"id": "r2"}, "x", {"name": 3}, {"name": "editor"}]);
         assert_eq!(role_names(roles.as_array().unwrap()), ["admin", "editor"]);
-    }
-
-    #[test]
-    fn management_errors_keep_auth0_fields() {
-        let response = HttpResponse {
-            status: 403,
-            body: r#"{"statusCode":403,"error":"Forbidden","message":"Insufficient scope, expected any of: read:users","errorCode":"insufficient_scope"}"#.into(),
-            headers: vec![],
-        };
-        assert_eq!(
-            management_error(&response),
-            Error::ManagementApi {
-                status: 403,
-                error: Some("insufficient_scope".into()),
-                message: Some("Insufficient scope, expected any of: read:users".into()),
-            }
-        );
     }
 }

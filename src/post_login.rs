@@ -1,12 +1,105 @@
-//! One execution of the Action: configuration, the token, the optional roles claim, and what
-//! the host must do afterwards (deny, set claims, refresh in the background).
+//! One execution of the Action: its inputs (secrets and configuration), the token, what a
+//! login does without one (continue or deny), the optional roles claim, and what the host must
+//! do afterwards (deny, set claims, refresh in the background).
 
-use crate::action::{OnTokenError, Outcome, Settings, TokenProvider};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::log::LogRecord;
 use crate::management::{ManagementClient, role_names};
+use crate::provider::{Acquired, Settings, TokenProvider};
 use crate::secrets::Secrets;
+use crate::state::TokenState;
+
+/// The reason given to `api.access.deny` under [`OnTokenError::Deny`]. Deliberately generic: the
+/// user sees it, the operator finds the cause in the logs.
+pub const DENY_REASON: &str = "Login is temporarily unavailable. Please try again later.";
+
+/// What a login does when no Management API token can be had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnTokenError {
+    /// Log the error and let the login continue (the seed's behaviour).
+    #[default]
+    Continue,
+    /// Log the error and deny the login with [`DENY_REASON`].
+    Deny,
+}
+
+impl OnTokenError {
+    /// Reads the setting. Unset or empty means `continue`; otherwise `continue` or `deny`, in
+    /// any case. Any other value is a configuration error, reported as `Err` with the policy to
+    /// apply anyway: `Deny`, because someone who set the variable wanted to be strict.
+    pub fn parse(value: Option<&str>) -> core::result::Result<Self, Self> {
+        match value.map(str::trim) {
+            None | Some("") => Ok(OnTokenError::Continue),
+            Some(v) if v.eq_ignore_ascii_case("continue") => Ok(OnTokenError::Continue),
+            Some(v) if v.eq_ignore_ascii_case("deny") => Ok(OnTokenError::Deny),
+            Some(_) => Err(OnTokenError::Deny),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            OnTokenError::Continue => "continue",
+            OnTokenError::Deny => "deny",
+        }
+    }
+}
+
+/// What the Action decided about the token for one login.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A usable token; the login continues.
+    Token(Acquired),
+    /// No token; the login continues (the error was logged).
+    Continue(Error),
+    /// No token; the login must be denied with [`DENY_REASON`] (the error was logged).
+    Deny(Error),
+}
+
+/// What the Action reads from `event.secrets` and `event.configuration`, decoded once per
+/// settings object (see [`crate::isolate::Isolate::inputs`]).
+#[derive(Debug)]
+pub struct Inputs {
+    /// The secrets, or why they are unusable.
+    pub secrets: Result<Secrets>,
+    /// The configuration (invalid values already replaced by defaults and logged).
+    pub config: Config,
+}
+
+/// The login's token: on failure, the error is logged and `on_error` applied.
+pub async fn login_token<H: Host>(
+    host: &H,
+    state: &TokenState,
+    secrets: &Result<Secrets>,
+    config: &Config,
+) -> Outcome {
+    let result = match secrets {
+        Ok(secrets) => {
+            TokenProvider::new(host, state, secrets)
+                .with_settings(config.settings)
+                .acquire()
+                .await
+        }
+        Err(error) => Err(error.clone()),
+    };
+    let error = match result {
+        Ok(acquired) => return Outcome::Token(acquired),
+        Err(error) => error,
+    };
+    let on_error = config.on_error;
+    let mut record = LogRecord::error("token_error")
+        .field("error", error.kind())
+        .field("message", error.to_string())
+        .field("on_token_error", on_error.as_str());
+    if let Some(cause) = error.likely_cause() {
+        record = record.field("likely_cause", cause);
+    }
+    host.log(record);
+    match on_error {
+        OnTokenError::Continue => Outcome::Continue(error),
+        OnTokenError::Deny => Outcome::Deny(error),
+    }
+}
 
 /// Configuration names (`event.configuration`).
 pub mod names {
@@ -91,7 +184,7 @@ impl Config {
 /// What the host does after the Action ran.
 #[derive(Debug, Default, PartialEq)]
 pub struct Effects {
-    /// Call `api.access.deny` with [`crate::action::DENY_REASON`].
+    /// Call `api.access.deny` with [`DENY_REASON`].
     pub deny: bool,
     /// Set this claim (name, role names) on the ID and access tokens.
     pub roles_claim: Option<(String, Vec<String>)>,
@@ -101,16 +194,14 @@ pub struct Effects {
 
 /// Runs the Action for one login.
 pub async fn execute<H: Host>(
-    provider: &TokenProvider<'_, H>,
-    secrets: &Result<Secrets>,
-    config: &Config,
+    host: &H,
+    state: &TokenState,
+    inputs: &Inputs,
     user_id: Option<&str>,
 ) -> Effects {
     let mut effects = Effects::default();
-    let acquired = match provider
-        .on_execute_post_login(secrets.clone(), config.on_error)
-        .await
-    {
+    let config = &inputs.config;
+    let acquired = match login_token(host, state, &inputs.secrets, config).await {
         Outcome::Token(acquired) => acquired,
         Outcome::Continue(_) => return effects,
         Outcome::Deny(_) => {
@@ -119,18 +210,16 @@ pub async fn execute<H: Host>(
         }
     };
     effects.refresh_due = acquired.refresh_due;
-    let (Some(claim), Ok(secrets)) = (&config.roles_claim, secrets) else {
+    let (Some(claim), Ok(secrets)) = (&config.roles_claim, &inputs.secrets) else {
         return effects;
     };
-    let host = provider.host();
+    let provider = TokenProvider::new(host, state, secrets).with_settings(config.settings);
     let roles = match user_id {
-        Some(user_id) => ManagementClient::new(provider, secrets)
+        Some(user_id) => ManagementClient::new(&provider)
             .user_roles(user_id)
             .await
             .map(|roles| role_names(&roles)),
-        None => Err(crate::Error::InvalidArgument(
-            "event.user.user_id is missing",
-        )),
+        None => Err(Error::InvalidArgument("event.user.user_id is missing")),
     };
     match roles {
         Ok(names) => {

@@ -64,11 +64,11 @@ impl FailureClass {
     /// Classifies a failed acquisition (`response` is the last HTTP answer, if any).
     pub fn of(error: &Error, response: Option<&HttpResponse>, now_ms: u64) -> Self {
         match error {
-            Error::Transport(_) => FailureClass::Transient,
-            Error::TokenEndpoint { status: 429, .. } => FailureClass::RateLimited {
+            Error::Transport { .. } => FailureClass::Transient,
+            Error::Status { status: 429, .. } => FailureClass::RateLimited {
                 reset_at_ms: response.and_then(|r| rate_limit_reset_ms(r, now_ms)),
             },
-            Error::TokenEndpoint { status, .. } if *status >= 500 || *status == 408 => {
+            Error::Status { status, .. } if *status >= 500 || *status == 408 => {
                 FailureClass::Transient
             }
             _ => FailureClass::Configuration,
@@ -138,50 +138,12 @@ pub fn rate_limit_reset_ms(response: &HttpResponse, now_ms: u64) -> Option<u64> 
     Some(reset.saturating_mul(1000))
 }
 
-/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) into ms since the epoch.
+/// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`, or the obsolete forms RFC 9110 still
+/// accepts) as ms since the epoch.
 fn parse_http_date(text: &str) -> Option<u64> {
-    let rest = text.split_once(", ")?.1;
-    let mut parts = rest.split(' ');
-    let day: u64 = parts.next()?.parse().ok()?;
-    let month = match parts.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let year: i64 = parts.next()?.parse().ok()?;
-    // IMF-fixdate years have four digits; anything else is not a date we can act on.
-    if !(1970..=9999).contains(&year) {
-        return None;
-    }
-    let mut clock = parts.next()?.split(':');
-    let (h, m, s): (u64, u64, u64) = (
-        clock.next()?.parse().ok()?,
-        clock.next()?.parse().ok()?,
-        clock.next()?.parse().ok()?,
-    );
-    if parts.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let seconds = u64::try_from(days).ok()? * 86_400 + h * 3600 + m * 60 + s;
-    Some(seconds * 1000)
+    let at = httpdate::parse_http_date(text).ok()?;
+    let since_epoch = at.duration_since(std::time::UNIX_EPOCH).ok()?;
+    u64::try_from(since_epoch.as_millis()).ok()
 }
 
 #[cfg(test)]
@@ -265,13 +227,18 @@ mod tests {
 
     #[test]
     fn classification_follows_the_status() {
-        let endpoint = |status| Error::TokenEndpoint {
+        let endpoint = |status| Error::Status {
+            endpoint: crate::error::Endpoint::Token,
             status,
-            error: None,
-            description: None,
+            code: None,
+            message: None,
+        };
+        let transport = Error::Transport {
+            endpoint: crate::error::Endpoint::Token,
+            reason: "reset".into(),
         };
         assert_eq!(
-            FailureClass::of(&Error::Transport("reset".into()), None, 0),
+            FailureClass::of(&transport, None, 0),
             FailureClass::Transient
         );
         for status in [500, 502, 503, 504, 408] {

@@ -17,6 +17,8 @@ pub const CLIENT_ID: &str = "CLIENT_ID";
 pub const CLIENT_SECRET: &str = "CLIENT_SECRET";
 /// Name of the secret holding the audience (the Management API identifier).
 pub const ACCOUNT_API: &str = "ACCOUNT_API";
+/// Every secret the Action reads from `event.secrets`.
+pub const NAMES: [&str; 4] = [DOMAIN, CLIENT_ID, CLIENT_SECRET, ACCOUNT_API];
 
 /// Validated secrets. `Debug` never prints the client secret.
 #[derive(Clone, PartialEq, Eq)]

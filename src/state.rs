@@ -8,10 +8,9 @@
 //! evicted at any time, and the trigger cache (KV) stays the shared tier.
 
 use core::cell::RefCell;
-use core::future::Future;
-use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
 use std::rc::Rc;
+
+pub use crate::flight::Flight;
 
 use crate::error::Result;
 use crate::retry::FailureClass;
@@ -204,42 +203,5 @@ impl TokenState {
         }
         drop(current);
         flight.complete(outcome);
-    }
-}
-
-/// A token request in flight, shared by every login that needs it.
-#[derive(Debug, Default)]
-pub struct Flight {
-    outcome: RefCell<Option<Result<ManagementToken>>>,
-    waiters: RefCell<Vec<Waker>>,
-}
-
-impl Flight {
-    fn complete(&self, outcome: Result<ManagementToken>) {
-        *self.outcome.borrow_mut() = Some(outcome);
-        for waker in self.waiters.borrow_mut().drain(..) {
-            waker.wake();
-        }
-    }
-
-    /// Waits for the flight's outcome.
-    pub fn wait(self: Rc<Self>) -> FlightWait {
-        FlightWait(self)
-    }
-}
-
-/// Future of a [`Flight`]'s outcome.
-#[derive(Debug)]
-pub struct FlightWait(Rc<Flight>);
-
-impl Future for FlightWait {
-    type Output = Result<ManagementToken>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Some(outcome) = self.0.outcome.borrow().as_ref() {
-            return Poll::Ready(outcome.clone());
-        }
-        self.0.waiters.borrow_mut().push(cx.waker().clone());
-        Poll::Pending
     }
 }

@@ -135,20 +135,6 @@ pub fn parse_token_response(body: &str, audience: &str, now_ms: u64) -> Result<M
     })
 }
 
-/// Parses the Auth0 error body of a non-200 answer into an [`Error::TokenEndpoint`].
-pub fn endpoint_error(status: u16, body: &str) -> Error {
-    let fields = match serde_json::from_str::<Value>(body) {
-        Ok(Value::Object(fields)) => fields,
-        _ => Map::new(),
-    };
-    let text = |key: &str| fields.get(key).and_then(Value::as_str).map(str::to_owned);
-    Error::TokenEndpoint {
-        status,
-        error: text("error"),
-        description: text("error_description"),
-    }
-}
-
 /// Decodes the header and payload of a compact JWS and returns the payload's claims.
 fn decode_jwt_claims(token: &str) -> core::result::Result<Map<String, Value>, TokenProblem> {
     let mut parts = token.split('.');
@@ -341,27 +327,6 @@ mod tests {
         assert_eq!(t.expires_at_ms(), NOW + 86_400_000);
         let t = parse_token_response(&response(&good_jwt(), json!(u64::MAX)), AUD, NOW).unwrap();
         assert_eq!(t.expires_at_ms(), NOW + 86_400_000);
-    }
-
-    #[test]
-    fn endpoint_errors_keep_auth0_fields() {
-        let body = r#"{"error":"access_denied","error_description":"Unauthorized"}"#;
-        assert_eq!(
-            endpoint_error(401, body),
-            Error::TokenEndpoint {
-                status: 401,
-                error: Some("access_denied".into()),
-                description: Some("Unauthorized".into()),
-            }
-        );
-        assert_eq!(
-            endpoint_error(502, "<html>bad gateway</html>"),
-            Error::TokenEndpoint {
-                status: 502,
-                error: None,
-                description: None
-            }
-        );
     }
 
     #[test]

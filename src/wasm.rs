@@ -1,27 +1,28 @@
-//! The binding layer: the only code that touches `wasm_bindgen` and `js_sys`.
+//! The binding: converts values between JavaScript and Rust and delegates to [`Isolate`].
 //!
-//! It implements the [`crate::host`] traits over the Worker's globals and the Actions runtime's
-//! `api` object, keeps the isolate's token memory, and exports the Action under the names Auth0
-//! uses. From `event` it reads only `secrets`, `configuration` and `user.user_id` — never the
-//! whole event.
+//! It implements the [`crate::host`] traits over the Worker's globals (web-sys) and the Actions
+//! runtime's `api` object (declared here: web-sys does not know it), and exports the Action under
+//! the names Auth0 uses. From `event` it reads `secrets` and `configuration` (decoded once per
+//! object, see [`SettingsObjects`]) and, for the roles claim, `user.user_id` — never the whole
+//! event. No decision is made here.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Array, Function, JSON, Object, Promise, Reflect};
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
+use web_sys::{AbortSignal, Headers, RequestInit, Response, WorkerGlobalScope};
 
-use crate::action::{DENY_REASON, Outcome, TokenProvider};
 use crate::host::{
     ActionCache, CacheEntry, CacheFault, Clock, HttpClient, HttpRequest, HttpResponse, Logger,
     READ_HEADERS, Rng,
 };
+use crate::isolate::{Background, BackgroundWork, Isolate, Login, SameObjects};
 use crate::log::{Level, LogRecord};
 use crate::management::ManagementClient;
-use crate::post_login::{self, Config, names};
+use crate::post_login::{Config, DENY_REASON, Inputs, names};
 use crate::secrets::Secrets;
-use crate::state::TokenState;
 
 #[wasm_bindgen]
 extern "C" {
@@ -40,7 +41,7 @@ extern "C" {
     #[wasm_bindgen(method, catch, js_name = get)]
     fn get(this: &JsCache, key: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(method, catch, js_name = set)]
-    fn set(this: &JsCache, key: &str, value: &str, options: &Object) -> Result<JsValue, JsValue>;
+    fn set(this: &JsCache, key: &str, value: &str, options: &JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(method, catch, js_name = delete)]
     fn delete(this: &JsCache, key: &str) -> Result<JsValue, JsValue>;
 
@@ -53,56 +54,67 @@ extern "C" {
     fn set_custom_claim(this: &ClaimSetter, key: &str, value: &JsValue)
     -> Result<JsValue, JsValue>;
 
-    #[wasm_bindgen(js_name = fetch)]
-    fn global_fetch(url: &str, init: &Object) -> Promise;
-
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(handler: &Function, ms: f64) -> JsValue;
-
-    #[wasm_bindgen(js_namespace = AbortSignal, js_name = timeout)]
-    fn abort_signal_timeout(ms: f64) -> JsValue;
-
-    type FetchResponse;
+    /// The login event, read field by field.
+    pub type Event;
     #[wasm_bindgen(method, getter)]
-    fn status(this: &FetchResponse) -> u16;
+    fn secrets(this: &Event) -> JsValue;
     #[wasm_bindgen(method, getter)]
-    fn headers(this: &FetchResponse) -> FetchHeaders;
-    #[wasm_bindgen(method)]
-    fn text(this: &FetchResponse) -> Promise;
-
-    type FetchHeaders;
-    #[wasm_bindgen(method, js_name = get)]
-    fn get_header(this: &FetchHeaders, name: &str) -> Option<String>;
-
-    #[wasm_bindgen(js_namespace = console, js_name = error)]
-    fn console_error(line: &str);
+    fn configuration(this: &Event) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    fn user(this: &Event) -> JsValue;
 }
 
 // Log lines are written from a microtask, not from inside the wasm call: a `console` call made
 // with wasm frames on the stack is far dearer where an inspector records call stacks (measured
 // under `wrangler dev`: about 100 µs of the Worker's CPU per line), and order is kept (FIFO).
-#[wasm_bindgen(
-    inline_js = "export function logLater(level, line) { queueMicrotask(() => console[level](line)); }"
-)]
+//
+// `panics` is the module's panic state for the runtime (`panicState()`): the hook marks it and
+// tells the listener the runtime registered, so calls in flight can be failed.
+#[wasm_bindgen(inline_js = "
+export function logLater(level, line) { queueMicrotask(() => console[level](line)); }
+export const panics = { count: 0, message: null, listener: null };
+export function reportPanic(message) {
+  panics.count++;
+  panics.message = message;
+  try { panics.listener?.(message); } catch {}
+}
+")]
 extern "C" {
     #[wasm_bindgen(js_name = logLater)]
     fn log_later(level: &str, line: &str);
+    #[wasm_bindgen(js_name = reportPanic)]
+    fn report_panic(message: &str);
+    #[wasm_bindgen(thread_local_v2, js_name = panics)]
+    static PANICS: JsValue;
 }
 
 thread_local! {
-    /// The isolate's token memory (memory tier, request in flight, cool-down).
-    static STATE: Rc<TokenState> = Rc::new(TokenState::new());
-    /// The last `event.secrets` and `event.configuration` objects and what was read from them.
-    /// The runtime hands out the same frozen objects while the Worker's environment lives, so
-    /// a login recognises them by identity instead of reading and validating them again.
-    static INPUTS: RefCell<Option<(JsValue, JsValue, Rc<Inputs>)>> = const { RefCell::new(None) };
-    /// The background refresh running now, for `pendingWork()`.
-    static BACKGROUND: RefCell<Option<Promise>> = const { RefCell::new(None) };
+    /// This isolate's memory and decisions.
+    static ISOLATE: Rc<Isolate<SettingsObjects>> = Isolate::new();
+}
+
+fn isolate() -> Rc<Isolate<SettingsObjects>> {
+    ISOLATE.with(Rc::clone)
+}
+
+fn global() -> WorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+/// `event.secrets` and `event.configuration`, compared by identity (`Object.is`).
+struct SettingsObjects(JsValue, JsValue);
+
+impl SameObjects for SettingsObjects {
+    fn same(&self, other: &Self) -> bool {
+        Object::is(&self.0, &other.0) && Object::is(&self.1, &other.1)
+    }
 }
 
 /// The host as seen from inside one Action call.
 struct WorkerHost {
     api: Api,
+    /// The runtime's `ctx.waitUntil`, if it passed one.
+    wait_until: Option<Function>,
 }
 
 impl Clock for WorkerHost {
@@ -112,7 +124,10 @@ impl Clock for WorkerHost {
 
     async fn sleep(&self, ms: u64) {
         let promise = Promise::new(&mut |resolve, _| {
-            set_timeout(&resolve, ms as f64);
+            let _ = global().set_timeout_with_callback_and_timeout_and_arguments_0(
+                &resolve,
+                ms.min(i32::MAX as u64) as i32,
+            );
         });
         let _ = JsFuture::from(promise).await;
     }
@@ -126,44 +141,64 @@ impl Rng for WorkerHost {
 
 impl HttpClient for WorkerHost {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, String> {
-        let headers = Object::new();
-        put(&headers, "accept", &"application/json".into());
+        let headers = Headers::new().map_err(|e| describe_js_error(&e))?;
+        let _ = headers.set("accept", "application/json");
         if let Some(token) = &request.bearer {
-            put(&headers, "authorization", &format!("Bearer {token}").into());
+            let _ = headers.set("authorization", &format!("Bearer {token}"));
         }
-        let init = Object::new();
-        put(&init, "method", &request.method.as_str().into());
-        if let Some(body) = request.json_body {
-            put(&headers, "content-type", &"application/json".into());
-            put(&init, "body", &body.into());
+        let init = RequestInit::new();
+        init.set_method(request.method.as_str());
+        if let Some(body) = &request.json_body {
+            let _ = headers.set("content-type", "application/json");
+            init.set_body(&JsValue::from_str(body));
         }
-        put(&init, "headers", &headers);
-        put(
-            &init,
-            "signal",
-            &abort_signal_timeout(request.timeout_ms.max(1) as f64),
-        );
-        let response: FetchResponse = JsFuture::from(global_fetch(&request.url, &init))
-            .await
-            .map_err(|e| describe_js_error(&e))?
-            .unchecked_into();
-        let status = response.status();
+        init.set_headers(&headers);
+        init.set_signal(Some(&AbortSignal::timeout_with_f64(
+            request.timeout_ms.max(1) as f64,
+        )));
+        let response: Response =
+            JsFuture::from(global().fetch_with_str_and_init(&request.url, &init))
+                .await
+                .map_err(|e| describe_js_error(&e))?
+                .unchecked_into();
         let fetched = response.headers();
         let headers = READ_HEADERS
             .iter()
-            .filter_map(|name| Some(((*name).to_owned(), fetched.get_header(name)?)))
+            .filter_map(|name| Some(((*name).to_owned(), fetched.get(name).ok()??)))
             .collect();
-        let body = JsFuture::from(response.text())
+        let text = response.text().map_err(|e| describe_js_error(&e))?;
+        let body = JsFuture::from(text)
             .await
             .map_err(|e| describe_js_error(&e))?
             .as_string()
             .unwrap_or_default();
         Ok(HttpResponse {
-            status,
+            status: response.status(),
             body,
             headers,
         })
     }
+}
+
+/// What `api.cache.get` returns for a present key.
+#[derive(Deserialize)]
+struct CacheRecord {
+    value: String,
+    expires_at: f64,
+}
+
+/// The options of `api.cache.set`.
+#[derive(Serialize)]
+struct CacheSetOptions {
+    expires_at: u64,
+}
+
+/// What `api.cache.set` and `api.cache.delete` return.
+#[derive(Deserialize)]
+struct CacheWriteResult {
+    #[serde(rename = "type")]
+    kind: String,
+    code: Option<String>,
 }
 
 impl ActionCache for WorkerHost {
@@ -176,13 +211,13 @@ impl ActionCache for WorkerHost {
         if record.is_undefined() || record.is_null() {
             return Ok(None);
         }
-        let value = get(&record, "value").as_string();
-        let expires_at = get(&record, "expires_at").as_f64();
-        match (value, expires_at) {
-            (Some(value), Some(expires_at)) if expires_at.is_finite() => Ok(Some(CacheEntry {
-                value,
-                expires_at_ms: expires_at as u64,
-            })),
+        match serde_wasm_bindgen::from_value::<CacheRecord>(record) {
+            Ok(CacheRecord { value, expires_at }) if expires_at.is_finite() => {
+                Ok(Some(CacheEntry {
+                    value,
+                    expires_at_ms: expires_at as u64,
+                }))
+            }
             _ => Err(CacheFault::Failed(
                 "api.cache.get returned something other than {value, expires_at}".into(),
             )),
@@ -190,18 +225,16 @@ impl ActionCache for WorkerHost {
     }
 
     fn cache_set(&self, key: &str, value: &str, expires_at_ms: u64) -> Result<(), CacheFault> {
-        let options = Object::new();
-        put(
-            &options,
-            "expires_at",
-            &JsValue::from_f64(expires_at_ms as f64),
-        );
+        let options = to_js(&CacheSetOptions {
+            expires_at: expires_at_ms,
+        })
+        .map_err(|_| CacheFault::Failed("could not build the cache options".into()))?;
         let result = self
             .api
             .cache()
             .set(key, value, &options)
             .map_err(|e| CacheFault::Failed(describe_js_error(&e)))?;
-        write_result(&result, "FailedToSetCacheRecord")
+        write_result(result, "FailedToSetCacheRecord")
     }
 
     fn cache_delete(&self, key: &str) -> Result<(), CacheFault> {
@@ -210,13 +243,26 @@ impl ActionCache for WorkerHost {
             .cache()
             .delete(key)
             .map_err(|e| CacheFault::Failed(describe_js_error(&e)))?;
-        write_result(&result, "FailedToDeleteCacheRecord")
+        write_result(result, "FailedToDeleteCacheRecord")
     }
 }
 
 impl Logger for WorkerHost {
     fn log(&self, record: LogRecord) {
         log_line(&record);
+    }
+}
+
+impl Background for WorkerHost {
+    fn wait_until(&self, work: BackgroundWork) {
+        let promise = future_to_promise(async move {
+            work.await;
+            Ok(JsValue::UNDEFINED)
+        });
+        // Without a waitUntil the work still runs; the Worker may just not wait for it.
+        if let Some(wait_until) = &self.wait_until {
+            let _ = wait_until.call1(&JsValue::NULL, &promise);
+        }
     }
 }
 
@@ -229,199 +275,137 @@ fn log_line(record: &LogRecord) {
     log_later(method, &record.to_json_line());
 }
 
-fn write_result(result: &JsValue, default_code: &str) -> Result<(), CacheFault> {
-    if get(result, "type").as_string().as_deref() == Some("success") {
-        Ok(())
-    } else {
-        let code = get(result, "code")
-            .as_string()
-            .unwrap_or_else(|| default_code.into());
-        Err(CacheFault::Rejected(code))
+fn write_result(result: JsValue, default_code: &str) -> Result<(), CacheFault> {
+    match serde_wasm_bindgen::from_value::<CacheWriteResult>(result) {
+        Ok(result) if result.kind == "success" => Ok(()),
+        Ok(result) => Err(CacheFault::Rejected(
+            result.code.unwrap_or_else(|| default_code.into()),
+        )),
+        Err(_) => Err(CacheFault::Rejected(default_code.into())),
     }
 }
 
-fn get(target: &JsValue, key: &str) -> JsValue {
-    if target.is_undefined() || target.is_null() {
-        return JsValue::UNDEFINED;
-    }
-    Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn put(target: &Object, key: &str, value: &JsValue) {
-    // Defining a property on a fresh plain object cannot fail.
-    let _ = Reflect::set(target, &JsValue::from_str(key), value);
+/// A Rust value as a plain JS value (objects, not `Map`s).
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, serde_wasm_bindgen::Error> {
+    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
 }
 
 /// A JS exception's `name: message`, never its whole object (which could hold a request).
 fn describe_js_error(error: &JsValue) -> String {
-    let name = get(error, "name").as_string();
-    let message = get(error, "message").as_string();
-    match (name, message) {
+    let text = |key: &str| {
+        Reflect::get(error, &JsValue::from_str(key))
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    if !error.is_object() {
+        return error
+            .as_string()
+            .unwrap_or_else(|| "unknown JavaScript error".into());
+    }
+    match (text("name"), text("message")) {
         (Some(name), Some(message)) => format!("{name}: {message}"),
         (None, Some(message)) => message,
-        _ => error
-            .as_string()
-            .unwrap_or_else(|| "unknown JavaScript error".into()),
+        _ => "unknown JavaScript error".into(),
     }
 }
 
-/// What a call reads from `event.secrets` and `event.configuration`.
-struct Inputs {
-    secrets: crate::Result<Secrets>,
-    config: Config,
+/// The string-valued entries of a settings object. Anything that does not decode is absent; a
+/// decoding error is never shown, because it could quote a secret's value.
+fn string_entries(object: &JsValue) -> std::collections::BTreeMap<String, serde_json::Value> {
+    serde_wasm_bindgen::from_value(object.clone()).unwrap_or_default()
 }
 
-fn read_inputs(event: &JsValue) -> Rc<Inputs> {
-    let secrets_object = get(event, "secrets");
-    let configuration = get(event, "configuration");
-    let known = INPUTS.with(|memo| {
-        memo.borrow()
-            .as_ref()
-            .filter(|(s, c, _)| Object::is(s, &secrets_object) && Object::is(c, &configuration))
-            .map(|(_, _, inputs)| inputs.clone())
-    });
-    if let Some(inputs) = known {
-        return inputs;
-    }
-    let secrets = Secrets::from_lookup(|name| get(&secrets_object, name).as_string());
-    let config = Config::from_lookup(
-        |name| get(&configuration, name).as_string(),
-        |record| log_line(&record),
-    );
-    let inputs = Rc::new(Inputs { secrets, config });
-    INPUTS.with(|memo| {
-        *memo.borrow_mut() = Some((secrets_object, configuration, inputs.clone()));
-    });
-    inputs
+fn lookup(
+    entries: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> impl Fn(&'static str) -> Option<String> {
+    |name| entries.get(name)?.as_str().map(str::to_owned)
 }
 
-/// `event.user.user_id`, read only when needed (the roles claim).
-fn user_id(event: &JsValue) -> Option<String> {
-    get(&get(event, "user"), "user_id").as_string()
-}
-
-/// Starts the background refresh, once per isolate at a time; `pendingWork()` hands its promise
-/// to the runtime for `ctx.waitUntil`.
-fn spawn_refresh(host: Rc<WorkerHost>, state: Rc<TokenState>, inputs: Rc<Inputs>) {
-    if BACKGROUND.with(|b| b.borrow().is_some()) {
-        return;
-    }
-    let promise = future_to_promise(async move {
-        if let Ok(secrets) = &inputs.secrets {
-            TokenProvider::new(&*host, &state)
-                .with_settings(inputs.config.settings)
-                .refresh(secrets)
-                .await;
+/// The inputs of this login's settings objects, decoded once per pair of objects.
+fn inputs(event: &Event) -> Rc<Inputs> {
+    let (secrets, configuration) = (event.secrets(), event.configuration());
+    let key = SettingsObjects(secrets.clone(), configuration.clone());
+    isolate().inputs(key, || {
+        let secrets = string_entries(&secrets);
+        let configuration = string_entries(&configuration);
+        Inputs {
+            secrets: Secrets::from_lookup(lookup(&secrets)),
+            config: Config::from_lookup(lookup(&configuration), |record| log_line(&record)),
         }
-        BACKGROUND.with(|b| b.borrow_mut().take());
-        Ok(JsValue::UNDEFINED)
-    });
-    BACKGROUND.with(|b| *b.borrow_mut() = Some(promise));
+    })
 }
 
-/// `exports.onExecutePostLogin = async (event, api) => {}`, as Auth0 calls it.
+/// `event.user.user_id`.
+fn user_id(event: &Event) -> Option<String> {
+    Reflect::get(&event.user(), &JsValue::from_str("user_id"))
+        .ok()?
+        .as_string()
+}
+
+fn js_error(error: crate::Error) -> JsValue {
+    JsError::new(&error.to_string()).into()
+}
+
+/// `exports.onExecutePostLogin = async (event, api) => {}`, as Auth0 calls it, plus the
+/// runtime's `waitUntil` (optional) for work that outlives the login (a token refresh).
 ///
 /// Makes sure a Management API token is at hand (isolate memory, the trigger cache, or one
 /// request shared by concurrent logins), refreshes it in the background when it nears expiry,
 /// and with `ROLES_CLAIM` configured sets the user's role names as that claim on the ID and
 /// access tokens. When no token can be had it logs why and, if `ON_TOKEN_ERROR` is `deny`, calls
-/// `api.access.deny(reason)`. It never rejects for a token, cache or Management API problem.
+/// `api.access.deny(reason)`.
 ///
-/// A login served from memory or the cache (the common case) completes synchronously and
-/// returns `undefined`; otherwise it returns a promise. The runtime awaits either.
+/// Returns a `Promise<void>`, like any async Action; it rejects only if an `api` call throws.
 #[wasm_bindgen(js_name = onExecutePostLogin)]
-pub fn on_execute_post_login(event: JsValue, api: Api) -> JsValue {
-    let inputs = read_inputs(&event);
-    // Test-only hooks: a panic now (synchronous), or after an await (inside the future).
+pub fn on_execute_post_login(event: Event, api: Api, wait_until: Option<Function>) -> Promise {
     #[cfg(feature = "test-hooks")]
-    let panic_later = match user_id(&event).as_deref() {
-        Some("test|panic") => panic!("deliberate panic for user test|panic (test-hooks build)"),
-        Some("test|panic-async") => true,
-        _ => false,
-    };
-    #[cfg(not(feature = "test-hooks"))]
-    let panic_later = false;
-    let host = WorkerHost { api };
-    let state = STATE.with(Rc::clone);
-    if let (Ok(secrets), None, false) = (&inputs.secrets, &inputs.config.roles_claim, panic_later) {
-        let provider = TokenProvider::new(&host, &state).with_settings(inputs.config.settings);
-        if let Some(refresh_due) = provider.has_cached(secrets) {
-            if refresh_due {
-                spawn_refresh(Rc::new(host), state, inputs);
-            }
-            return JsValue::UNDEFINED;
-        }
+    if let Some(panicking) = test_hooks::panic(&event) {
+        return panicking;
     }
-    let user_id = inputs
-        .config
-        .roles_claim
-        .as_ref()
-        .and_then(|_| user_id(&event));
+    let host = WorkerHost {
+        api: api.clone().unchecked_into(),
+        wait_until,
+    };
+    let login = isolate().on_execute_post_login(host, inputs(&event), || user_id(&event));
+    let Login::Pending(effects) = login else {
+        return Promise::resolve(&JsValue::UNDEFINED);
+    };
     future_to_promise(async move {
-        if panic_later {
-            let _ = JsFuture::from(Promise::resolve(&JsValue::NULL)).await;
-            panic!("deliberate panic after an await for user test|panic-async (test-hooks build)");
-        }
-        let provider = TokenProvider::new(&host, &state).with_settings(inputs.config.settings);
-        let effects = post_login::execute(
-            &provider,
-            &inputs.secrets,
-            &inputs.config,
-            user_id.as_deref(),
-        )
-        .await;
+        let effects = effects.await;
         if let Some((claim, roles)) = &effects.roles_claim {
             let value: JsValue = roles.iter().map(JsValue::from).collect::<Array>().into();
-            host.api.id_token().set_custom_claim(claim, &value)?;
-            host.api.access_token().set_custom_claim(claim, &value)?;
+            api.id_token().set_custom_claim(claim, &value)?;
+            api.access_token().set_custom_claim(claim, &value)?;
         }
         if effects.deny {
-            host.api.access().deny(DENY_REASON)?;
-        }
-        if effects.refresh_due {
-            spawn_refresh(Rc::new(host), state, inputs);
+            api.access().deny(DENY_REASON)?;
         }
         Ok(JsValue::UNDEFINED)
     })
-    .into()
 }
 
-/// The background work the Action started (a token refresh), as a promise for the runtime to
-/// pass to `ctx.waitUntil`; `undefined` when there is none.
-#[wasm_bindgen(js_name = pendingWork)]
-pub fn pending_work() -> JsValue {
-    BACKGROUND.with(|b| {
-        b.borrow()
-            .clone()
-            .map(JsValue::from)
-            .unwrap_or(JsValue::UNDEFINED)
-    })
-}
-
-/// For JavaScript code in the same Worker (another Action, the login handler): the Management
-/// API token for these secrets, from memory, the cache or a fresh request. Rejects with an
-/// `Error` whose message says why (never containing a credential) when none can be had.
+/// For JavaScript code in the same Worker (another Action, the login handler): a promise of the
+/// Management API token for these secrets, from memory, the cache or a fresh request. Rejects
+/// with an `Error` whose message says why (never containing a credential) when none can be had.
 ///
 /// The token must stay in process: send it only as `Authorization: Bearer` to the Management API.
 #[wasm_bindgen(js_name = getManagementToken)]
-pub async fn get_management_token(event: JsValue, api: Api) -> Result<String, JsError> {
-    let inputs = read_inputs(&event);
-    let host = WorkerHost { api };
-    let state = STATE.with(Rc::clone);
-    let provider = TokenProvider::new(&host, &state).with_settings(inputs.config.settings);
-    match provider
-        .on_execute_post_login(inputs.secrets.clone(), inputs.config.on_error)
+pub async fn get_management_token(event: Event, api: Api) -> Result<String, JsValue> {
+    let host = WorkerHost {
+        api,
+        wait_until: None,
+    };
+    isolate()
+        .management_token(&host, &inputs(&event))
         .await
-    {
-        Outcome::Token(acquired) => Ok(acquired.token.into_access_token()),
-        Outcome::Continue(error) | Outcome::Deny(error) => Err(JsError::new(&error.to_string())),
-    }
+        .map_err(js_error)
 }
 
 /// The Auth0 Management API for JavaScript in the same Worker, authenticated with the cached
 /// token: `new ManagementApi(event, api)`, then `getUser(id)`, `updateAppMetadata(id, patch)`,
-/// `getUserRoles(id)`, `getUserPermissions(id)`, each a promise of the API's JSON. A revoked
-/// token is replaced and the call retried once. Rejections carry a message, never a credential.
+/// `getUserRoles(id)`, `getUserPermissions(id)`, each a promise of the API's JSON as plain JS
+/// values. A revoked token is replaced and the call retried once. Rejections carry a message,
+/// never a credential.
 #[wasm_bindgen]
 pub struct ManagementApi {
     host: Rc<WorkerHost>,
@@ -438,10 +422,13 @@ impl core::fmt::Debug for ManagementApi {
 impl ManagementApi {
     /// A client for the secrets in `event` and the trigger cache in `api`.
     #[wasm_bindgen(constructor)]
-    pub fn new(event: JsValue, api: Api) -> ManagementApi {
+    pub fn new(event: Event, api: Api) -> ManagementApi {
         ManagementApi {
-            host: Rc::new(WorkerHost { api }),
-            inputs: read_inputs(&event),
+            host: Rc::new(WorkerHost {
+                api,
+                wait_until: None,
+            }),
+            inputs: inputs(&event),
         }
     }
 
@@ -452,20 +439,13 @@ impl ManagementApi {
             ) -> crate::Result<serde_json::Value>
             + 'static,
     {
-        let host = self.host.clone();
-        let inputs = self.inputs.clone();
+        let (host, inputs) = (self.host.clone(), self.inputs.clone());
         future_to_promise(async move {
-            let secrets = inputs
-                .secrets
-                .as_ref()
-                .map_err(|e| JsValue::from(JsError::new(&e.to_string())))?;
-            let state = STATE.with(Rc::clone);
-            let provider = TokenProvider::new(&*host, &state).with_settings(inputs.config.settings);
-            let client = ManagementClient::new(&provider, secrets);
-            let value = call(&client)
+            let value = isolate()
+                .management(&*host, &inputs, call)
                 .await
-                .map_err(|e| JsValue::from(JsError::new(&e.to_string())))?;
-            JSON::parse(&value.to_string())
+                .map_err(js_error)?;
+            to_js(&value).map_err(|_| js_error(crate::Error::ManagementResponse("not JSON")))
         })
     }
 
@@ -478,11 +458,7 @@ impl ManagementApi {
     /// `PATCH /api/v2/users/{id}` with `{ app_metadata: patch }`.
     #[wasm_bindgen(js_name = updateAppMetadata)]
     pub fn update_app_metadata(&self, user_id: String, patch: JsValue) -> Promise {
-        let patch = JSON::stringify(&patch)
-            .ok()
-            .and_then(|s| s.as_string())
-            .and_then(|s| serde_json::from_str(&s).ok())
-            .unwrap_or(serde_json::Value::Null);
+        let patch = serde_wasm_bindgen::from_value(patch).unwrap_or(serde_json::Value::Null);
         self.run(async move |client| client.update_app_metadata(&user_id, patch).await)
     }
 
@@ -502,8 +478,7 @@ impl ManagementApi {
 /// The secret names the Action reads, for the runtime's Action registry.
 #[wasm_bindgen(js_name = secretNames)]
 pub fn secret_names() -> Array {
-    use crate::secrets::{ACCOUNT_API, CLIENT_ID, CLIENT_SECRET, DOMAIN};
-    [DOMAIN, CLIENT_ID, CLIENT_SECRET, ACCOUNT_API]
+    crate::secrets::NAMES
         .iter()
         .map(|n| JsValue::from(*n))
         .collect()
@@ -515,24 +490,56 @@ pub fn configuration_names() -> Array {
     names::ALL.iter().map(|n| JsValue::from(*n)).collect()
 }
 
-/// Global function the runtime defines to hear of a panic (see `js/actions.js`).
-const PANIC_LISTENER: &str = "__postLoginActionPanic";
+/// The module's panic state, `{ count, message, listener }`: the runtime sets `listener` to
+/// hear of a panic (it fails the calls in flight); `count` says how many there were.
+#[wasm_bindgen(js_name = panicState)]
+pub fn panic_state() -> JsValue {
+    PANICS.with(JsValue::clone)
+}
 
-/// Reports panics through `console.error` instead of an opaque `unreachable` trap, and tells
-/// the runtime: a panic inside an async call traps in a microtask, where no caller would see it,
-/// and the runtime must fail the calls in flight and replace the instance.
+/// Asks for a fresh instance before the next call: for a trap that was not a panic (the
+/// runtime saw a `WebAssembly.RuntimeError` without a panic report).
+#[wasm_bindgen(js_name = scheduleReinit)]
+pub fn schedule_reinit() {
+    wasm_bindgen::handler::schedule_reinit();
+}
+
+/// A panic aborts the instance (`unreachable`), which can leave its memory inconsistent; inside
+/// an async call it traps in a microtask, where no caller would see it. The hook logs the panic,
+/// reports it to the runtime, and schedules a fresh instance for the next call (wasm-bindgen's
+/// reinit: the isolate's memory, the held token, is lost; KV still has it).
 #[wasm_bindgen(start)]
 fn start() {
     std::panic::set_hook(Box::new(|info| {
         let message = info.to_string();
-        console_error(
+        web_sys::console::error_1(
             &LogRecord::error("panic")
                 .field("message", message.clone())
-                .to_json_line(),
+                .to_json_line()
+                .into(),
         );
-        let listener = Reflect::get(&js_sys::global(), &JsValue::from_str(PANIC_LISTENER));
-        if let Ok(listener) = listener.and_then(|l| l.dyn_into::<Function>()) {
-            let _ = listener.call1(&JsValue::NULL, &JsValue::from_str(&message));
-        }
+        wasm_bindgen::handler::schedule_reinit();
+        report_panic(&message);
     }));
+}
+
+/// Deliberate panics for the panic-recovery tests (never in the shipped build).
+#[cfg(feature = "test-hooks")]
+mod test_hooks {
+    use super::*;
+
+    /// `test|panic` panics inside the synchronous part of the call; `test|panic-async` returns
+    /// a promise that panics after an await, inside the future.
+    pub fn panic(event: &Event) -> Option<Promise> {
+        match user_id(event).as_deref() {
+            Some("test|panic") => panic!("deliberate panic for user test|panic (test-hooks build)"),
+            Some("test|panic-async") => Some(future_to_promise(async {
+                let _ = JsFuture::from(Promise::resolve(&JsValue::NULL)).await;
+                panic!(
+                    "deliberate panic after an await for user test|panic-async (test-hooks build)"
+                );
+            })),
+            _ => None,
+        }
+    }
 }

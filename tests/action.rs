@@ -4,16 +4,17 @@
 mod support;
 
 use post_login_action::Error;
-use post_login_action::action::{OnTokenError, Outcome};
+use post_login_action::error::Endpoint;
 use post_login_action::host::{CacheEntry, CacheFault};
 use post_login_action::policy::CACHE_KEY;
+use post_login_action::post_login::{OnTokenError, Outcome};
 use post_login_action::secrets;
 use post_login_action::state::TokenState;
 use serde_json::{Value, json};
 use support::*;
 
 fn login(host: &FakeHost, state: &TokenState, on_error: OnTokenError) -> Outcome {
-    block_on(provider(host, state).on_execute_post_login(secrets_with(&[]), on_error))
+    block_on(login_outcome(host, state, secrets_with(&[]), on_error))
 }
 
 fn token_of(outcome: Outcome) -> String {
@@ -143,10 +144,12 @@ fn changing_client_id_audience_or_domain_never_serves_the_old_token() {
             AUDIENCE
         };
         let fresh = host.answer_token_for(audience, 86_400);
-        let outcome = block_on(
-            provider(&host, &state)
-                .on_execute_post_login(secrets_with(&[(name, value)]), OnTokenError::Continue),
-        );
+        let outcome = block_on(login_outcome(
+            &host,
+            &state,
+            secrets_with(&[(name, value)]),
+            OnTokenError::Continue,
+        ));
         assert_eq!(host.token_requests(), 2, "{name}");
         assert_eq!(token_of(outcome), fresh, "{name}: the new token, not {old}");
         let miss = host.last("cache_miss").unwrap();
@@ -216,7 +219,7 @@ fn endpoint_refusals_are_logged_with_the_likely_cause_and_nothing_is_cached() {
         let host = FakeHost::new();
         let state = TokenState::new();
         host.answer(status, body);
-        let expected = post_login_action::token::endpoint_error(status, body);
+        let expected = token_error(status, body);
         assert_failed_without_caching(&host, &state, expected);
         let record = host.logs.borrow().last().cloned().unwrap();
         assert_eq!(
@@ -235,7 +238,10 @@ fn transport_failures_and_invalid_tokens_are_errors_and_nothing_is_cached() {
     assert_failed_without_caching(
         &host,
         &state,
-        Error::Transport("TypeError: fetch failed (connection refused)".into()),
+        Error::Transport {
+            endpoint: Endpoint::Token,
+            reason: "TypeError: fetch failed (connection refused)".into(),
+        },
     );
 
     let host = FakeHost::new();
@@ -273,7 +279,9 @@ fn deny_policy_turns_a_token_failure_into_a_deny() {
 fn invalid_secrets_make_no_request() {
     let host = FakeHost::new();
     let state = TokenState::new();
-    let outcome = block_on(provider(&host, &state).on_execute_post_login(
+    let outcome = block_on(login_outcome(
+        &host,
+        &state,
         secrets_with(&[(secrets::DOMAIN, "http://tenant.example")]),
         OnTokenError::Deny,
     ));

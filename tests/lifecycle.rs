@@ -15,13 +15,14 @@ use std::future::Future;
 use std::pin::Pin;
 
 use post_login_action::Error;
-use post_login_action::action::{Acquired, OnTokenError, Outcome, Settings, Source};
+use post_login_action::error::Endpoint;
 use post_login_action::log::Level;
-use post_login_action::post_login::{self, Config};
+use post_login_action::post_login::{Config, OnTokenError, Outcome};
+use post_login_action::provider::{Acquired, Settings, Source};
 use post_login_action::retry::RetryPolicy;
 use post_login_action::secrets::{self, Secrets};
 use post_login_action::state::TokenState;
-use post_login_action::token::{endpoint_error, fingerprint};
+use post_login_action::token::fingerprint;
 use serde_json::{Value, json};
 use support::*;
 
@@ -35,7 +36,7 @@ const CONNECTION_REFUSED: &str = "TypeError: fetch failed (connection refused)";
 // Helpers (local to this file; the shared fake host is not edited).
 
 fn acquire_with(host: &FakeHost, state: &TokenState, secrets: &Secrets) -> Result<Acquired, Error> {
-    block_on(provider(host, state).acquire(secrets))
+    block_on(provider(host, state, secrets).acquire())
 }
 
 fn acquire(host: &FakeHost, state: &TokenState) -> Result<Acquired, Error> {
@@ -56,7 +57,7 @@ fn login_err(host: &FakeHost, state: &TokenState) -> Error {
 }
 
 fn refresh(host: &FakeHost, state: &TokenState) {
-    block_on(provider(host, state).refresh(&secrets()));
+    block_on(provider(host, state, &secrets()).refresh());
 }
 
 fn token(acquired: &Acquired) -> &str {
@@ -157,12 +158,12 @@ fn two_hundred_concurrent_misses_share_one_token_request() {
     let host = FakeHost::new();
     let state = TokenState::new();
     let s = secrets();
-    let p = provider(&host, &state);
+    let p = provider(&host, &state, &s);
     let issued = host.answer_token(86_400);
     host.gate.close();
 
     let logins: Vec<Login<'_>> = (0..200)
-        .map(|_| Box::pin(p.acquire(&s)) as Login<'_>)
+        .map(|_| Box::pin(p.acquire()) as Login<'_>)
         .collect();
     let mut requests_while_held = Vec::new();
     let results = drive_all(logins, || {
@@ -187,17 +188,17 @@ fn a_failure_in_flight_is_shared_by_all_waiting_logins() {
     let host = FakeHost::new();
     let state = TokenState::new();
     let s = secrets();
-    let p = provider(&host, &state);
+    let p = provider(&host, &state, &s);
     host.answer(401, UNAUTHORIZED);
     host.gate.close();
 
     let logins: Vec<Login<'_>> = (0..200)
-        .map(|_| Box::pin(p.acquire(&s)) as Login<'_>)
+        .map(|_| Box::pin(p.acquire()) as Login<'_>)
         .collect();
     let results = drive_all(logins, || host.gate.open());
 
     assert_eq!(host.token_requests(), 1);
-    let expected = endpoint_error(401, UNAUTHORIZED);
+    let expected = token_error(401, UNAUTHORIZED);
     for result in results {
         assert_eq!(result.unwrap_err(), expected);
     }
@@ -232,8 +233,9 @@ fn refresh_ahead(lifetime_s: u64, jitter: f64, refresh_at: u64, use_until: u64) 
     assert_eq!(token(&due), old);
     assert_eq!((due.source, due.refresh_due), (Source::Memory, true));
     assert_eq!(field(&host, "cache_hit", "refresh"), Some(json!("due")));
-    let effects = block_on(post_login::execute(
-        &provider(&host, &state),
+    let effects = block_on(execute(
+        &host,
+        &state,
         &secrets_with(&[]),
         &Config::default(),
         Some("auth0|123"),
@@ -272,9 +274,9 @@ fn no_refresh_blocks_after_use_until(lifetime_s: u64, use_until: u64) {
     let new = host.answer_token(lifetime_s);
     host.gate.close();
     let s = secrets();
-    let p = provider(&host, &state);
+    let p = provider(&host, &state, &s);
     let mut stalls = 0;
-    let result = drive_all(vec![Box::pin(p.acquire(&s)) as Login<'_>], || {
+    let result = drive_all(vec![Box::pin(p.acquire()) as Login<'_>], || {
         stalls += 1;
         host.gate.open();
     });
@@ -573,7 +575,7 @@ fn always_503_with_slow_answers_stops_when_the_next_attempt_cannot_fit_the_budge
     }
 
     let error = login_err(&host, &state);
-    assert_eq!(error, endpoint_error(503, UNAVAILABLE));
+    assert_eq!(error, token_error(503, UNAVAILABLE));
     // Attempt 1: 0 → 1,500, wait 125; attempt 2: 1,625 → 3,125, wait 250; attempt 3:
     // 3,375 → 4,875; the next wait (500 ms) would end past the 5 s budget: stop.
     assert_eq!(host.token_requests(), 3);
@@ -606,7 +608,7 @@ fn always_503_without_backoff_ends_with_a_request_timed_out_at_the_budget() {
 
     let error = login_err(&host, &state);
     // Attempts at 0, 1.5, 3 and 4.5 s; the 4th has 500 ms left and times out at exactly 5 s.
-    assert!(matches!(error, Error::Transport(ref reason) if reason.contains("Timeout")));
+    assert!(matches!(error, Error::Transport { ref reason, .. } if reason.contains("Timeout")));
     assert_eq!(host.token_requests(), 4);
     let timeouts: Vec<(u64, u64)> = host
         .sent
@@ -656,7 +658,7 @@ fn a_429_with_retry_after_beyond_the_budget_fails_at_once_and_cools_down_until_t
     let state = TokenState::new();
     host.answer_with(429, TOO_MANY, &[("retry-after", "10")]);
 
-    assert_eq!(login_err(&host, &state), endpoint_error(429, TOO_MANY));
+    assert_eq!(login_err(&host, &state), token_error(429, TOO_MANY));
     assert_eq!(host.token_requests(), 1);
     assert!(host.sleeps.borrow().is_empty());
     assert_eq!(elapsed(&host), 0);
@@ -718,7 +720,7 @@ fn a_429_without_a_reset_header_cools_down_for_30_seconds() {
     let state = TokenState::new();
     host.answer(429, TOO_MANY);
 
-    assert_eq!(login_err(&host, &state), endpoint_error(429, TOO_MANY));
+    assert_eq!(login_err(&host, &state), token_error(429, TOO_MANY));
     assert_eq!(host.token_requests(), 1);
     assert!(host.sleeps.borrow().is_empty());
     assert_eq!(
@@ -756,12 +758,14 @@ fn configuration_errors_make_exactly_one_request_and_name_the_likely_cause() {
         let state = TokenState::new();
         host.answer(status, body);
         host.answer_token(86_400); // must not be fetched: no retry
-        let outcome = block_on(
-            provider(&host, &state)
-                .on_execute_post_login(secrets_with(&[]), OnTokenError::Continue),
-        );
+        let outcome = block_on(login_outcome(
+            &host,
+            &state,
+            secrets_with(&[]),
+            OnTokenError::Continue,
+        ));
         assert!(
-            matches!(outcome, Outcome::Continue(Error::TokenEndpoint { status: s, .. }) if s == status),
+            matches!(outcome, Outcome::Continue(Error::Status { endpoint: Endpoint::Token, status: s, .. }) if s == status),
             "{status}"
         );
         assert_eq!(host.token_requests(), 1, "{status}");
@@ -795,12 +799,12 @@ fn a_wrong_secret_makes_one_request_for_twenty_logins_in_twenty_seconds() {
         at(&host, second * 1000);
         let error = login_err(&host, &state);
         if second == 0 {
-            assert_eq!(error, endpoint_error(401, UNAUTHORIZED));
+            assert_eq!(error, token_error(401, UNAUTHORIZED));
         } else {
             match error {
                 Error::CoolingDown { remaining_ms, last } => {
                     assert_eq!(remaining_ms, 30_000 - second * 1000);
-                    assert_eq!(*last, endpoint_error(401, UNAUTHORIZED));
+                    assert_eq!(*last, token_error(401, UNAUTHORIZED));
                 }
                 other => panic!("expected CoolingDown, got {other:?}"),
             }
@@ -821,7 +825,7 @@ fn a_wrong_secret_makes_one_request_for_twenty_logins_in_twenty_seconds() {
     login_err(&host, &state);
     assert_eq!(host.token_requests(), 1);
     at(&host, 30_000);
-    assert_eq!(login_err(&host, &state), endpoint_error(401, UNAUTHORIZED));
+    assert_eq!(login_err(&host, &state), token_error(401, UNAUTHORIZED));
     assert_eq!(host.token_requests(), 2);
 }
 
@@ -835,7 +839,7 @@ fn consecutive_configuration_failures_double_the_cool_down_to_300_s_and_a_succes
     {
         host.answer(401, UNAUTHORIZED);
         let requests = host.token_requests();
-        assert_eq!(login_err(&host, &state), endpoint_error(401, UNAUTHORIZED));
+        assert_eq!(login_err(&host, &state), token_error(401, UNAUTHORIZED));
         assert_eq!(host.token_requests(), requests + 1);
         let record = host.last("cooldown_started").unwrap();
         assert_eq!(record.get("cooldown_ms"), Some(&json!(cooldown_ms)));
@@ -901,7 +905,13 @@ fn transient_cool_downs_start_at_2_s_and_double_to_60_s() {
     {
         let requests = host.token_requests();
         let error = login_err(&host, &state);
-        assert_eq!(error, Error::Transport(CONNECTION_REFUSED.into()));
+        assert_eq!(
+            error,
+            Error::Transport {
+                endpoint: Endpoint::Token,
+                reason: CONNECTION_REFUSED.into()
+            }
+        );
         assert_eq!(host.token_requests(), requests + 4, "4 attempts each time");
         let record = host.last("cooldown_started").unwrap();
         assert_eq!(record.get("class"), Some(&json!("transient")));
@@ -922,9 +932,12 @@ fn suppressed_logins_are_logged_and_the_deny_policy_still_denies() {
     login_err(&host, &state);
     host.advance(5_000);
 
-    let outcome = block_on(
-        provider(&host, &state).on_execute_post_login(secrets_with(&[]), OnTokenError::Deny),
-    );
+    let outcome = block_on(login_outcome(
+        &host,
+        &state,
+        secrets_with(&[]),
+        OnTokenError::Deny,
+    ));
     match outcome {
         Outcome::Deny(Error::CoolingDown { remaining_ms, .. }) => assert_eq!(remaining_ms, 25_000),
         other => panic!("expected Deny(CoolingDown), got {other:?}"),
@@ -943,15 +956,17 @@ fn suppressed_logins_are_logged_and_the_deny_policy_still_denies() {
         on_error: OnTokenError::Deny,
         ..Config::default()
     };
-    let effects = block_on(post_login::execute(
-        &provider(&host, &state),
+    let effects = block_on(execute(
+        &host,
+        &state,
         &secrets_with(&[]),
         &deny,
         Some("auth0|123"),
     ));
     assert!(effects.deny);
-    let effects = block_on(post_login::execute(
-        &provider(&host, &state),
+    let effects = block_on(execute(
+        &host,
+        &state,
         &secrets_with(&[]),
         &Config::default(),
         Some("auth0|123"),
@@ -978,9 +993,9 @@ fn request_timeouts_never_exceed_the_remaining_budget_or_10_s() {
             ..Settings::default()
         };
         let _ = block_on(
-            provider(&host, &state)
+            provider(&host, &state, &secrets())
                 .with_settings(settings)
-                .acquire(&secrets()),
+                .acquire(),
         );
         let sent = host.sent.borrow();
         assert!(!sent.is_empty());
@@ -1014,11 +1029,11 @@ fn a_dropped_leader_lands_its_flight_so_waiting_logins_do_not_hang() {
     let state = TokenState::new();
     let secrets = secrets();
     host.gate.close();
-    let provider = provider(&host, &state);
+    let provider = provider(&host, &state, &secrets);
     let mut cx = Context::from_waker(Waker::noop());
-    let mut follower = pin!(provider.acquire(&secrets));
+    let mut follower = pin!(provider.acquire());
     {
-        let mut leader = Box::pin(provider.acquire(&secrets));
+        let mut leader = Box::pin(provider.acquire());
         assert!(
             leader.as_mut().poll(&mut cx).is_pending(),
             "the leader waits at the gate"
@@ -1030,7 +1045,7 @@ fn a_dropped_leader_lands_its_flight_so_waiting_logins_do_not_hang() {
         // The leader's future is dropped here, mid-request.
     }
     match follower.as_mut().poll(&mut cx) {
-        Poll::Ready(Err(post_login_action::Error::Transport(reason))) => {
+        Poll::Ready(Err(post_login_action::Error::Transport { reason, .. })) => {
             assert_eq!(reason, "the token request was abandoned")
         }
         other => panic!("expected the abandoned flight's error, got {other:?}"),
@@ -1044,16 +1059,12 @@ fn the_synchronous_check_then_acquire_log_a_miss_once_and_a_hit_once() {
     let state = TokenState::new();
     let secrets = secrets();
     host.answer_token(86_400);
-    let provider = provider(&host, &state);
-    assert_eq!(
-        provider.has_cached(&secrets),
-        None,
-        "nothing held or cached yet"
-    );
-    block_on(provider.acquire(&secrets)).unwrap();
+    let provider = provider(&host, &state, &secrets);
+    assert_eq!(provider.has_cached(), None, "nothing held or cached yet");
+    block_on(provider.acquire()).unwrap();
     assert_eq!(host.count("cache_miss"), 1);
     assert_eq!(
-        provider.has_cached(&secrets),
+        provider.has_cached(),
         Some(false),
         "held, not due for refresh"
     );

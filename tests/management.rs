@@ -7,14 +7,15 @@ mod support;
 use std::cell::RefCell;
 
 use post_login_action::Error;
-use post_login_action::action::{OnTokenError, Settings, Source};
+use post_login_action::error::Endpoint;
 use post_login_action::log::{Level, LogRecord};
 use post_login_action::management::ManagementClient;
 use post_login_action::policy::{CACHE_KEY, RefreshPolicy};
-use post_login_action::post_login::{self, Config, Effects, names};
+use post_login_action::post_login::{Config, Effects, OnTokenError, names};
+use post_login_action::provider::{Settings, Source};
 use post_login_action::retry::RetryPolicy;
 use post_login_action::state::TokenState;
-use post_login_action::token::{endpoint_error, fingerprint};
+use post_login_action::token::fingerprint;
 use serde_json::{Value, json};
 use support::*;
 
@@ -72,9 +73,9 @@ fn calls_send_the_method_url_bearer_and_body_and_return_the_parsed_json() {
     let state = TokenState::new();
     let s = secrets();
     let issued = host.answer_token(86_400);
-    let p = provider(&host, &state);
-    block_on(p.acquire(&s)).unwrap();
-    let api = ManagementClient::new(&p, &s);
+    let p = provider(&host, &state, &s);
+    block_on(p.acquire()).unwrap();
+    let api = ManagementClient::new(&p);
 
     host.answer_management(200, user().to_string(), &[]);
     assert_eq!(block_on(api.get_user(USER)).unwrap(), user());
@@ -132,11 +133,11 @@ fn a_call_without_a_token_yet_obtains_one_first() {
     let state = TokenState::new();
     let s = secrets();
     let issued = host.answer_token(86_400);
-    let p = provider(&host, &state);
+    let p = provider(&host, &state, &s);
     host.answer_management(200, user().to_string(), &[]);
 
     assert_eq!(
-        block_on(ManagementClient::new(&p, &s).get_user(USER)).unwrap(),
+        block_on(ManagementClient::new(&p).get_user(USER)).unwrap(),
         user()
     );
     assert_eq!(host.token_requests(), 1);
@@ -152,8 +153,8 @@ fn a_patch_that_is_not_an_object_is_refused_without_a_request() {
     let host = FakeHost::new();
     let state = TokenState::new();
     let s = secrets();
-    let p = provider(&host, &state);
-    let api = ManagementClient::new(&p, &s);
+    let p = provider(&host, &state, &s);
+    let api = ManagementClient::new(&p);
     for patch in [json!(["plan"]), json!("pro"), json!(3), Value::Null] {
         assert_eq!(
             block_on(api.update_app_metadata(USER, patch.clone())),
@@ -178,15 +179,15 @@ fn a_401_discards_the_token_renews_it_once_and_retries_with_the_new_bearer() {
     let state = TokenState::new();
     let s = secrets();
     let old = host.answer_token(86_400);
-    let p = provider(&host, &state);
-    block_on(p.acquire(&s)).unwrap();
+    let p = provider(&host, &state, &s);
+    block_on(p.acquire()).unwrap();
     assert!(cached_token_value(&host).unwrap().contains(&old));
 
     host.answer_management(401, INVALID_TOKEN, &[]);
     let new = host.answer_token(86_400);
     host.answer_management(200, user().to_string(), &[]);
     assert_eq!(
-        block_on(ManagementClient::new(&p, &s).get_user(USER)).unwrap(),
+        block_on(ManagementClient::new(&p).get_user(USER)).unwrap(),
         user()
     );
 
@@ -207,7 +208,7 @@ fn a_401_discards_the_token_renews_it_once_and_retries_with_the_new_bearer() {
     let cached = cached_token_value(&host).unwrap();
     assert!(cached.contains(&new) && !cached.contains(&old));
     // And so does memory.
-    let next = block_on(p.acquire(&s)).unwrap();
+    let next = block_on(p.acquire()).unwrap();
     assert_eq!(
         (next.token.access_token(), next.source),
         (new.as_str(), Source::Memory)
@@ -221,24 +222,24 @@ fn a_401_removes_the_rejected_token_from_memory_and_the_trigger_cache() {
     let state = TokenState::new();
     let s = secrets();
     let old = host.answer_token(86_400);
-    let p = provider(&host, &state);
-    block_on(p.acquire(&s)).unwrap();
+    let p = provider(&host, &state, &s);
+    block_on(p.acquire()).unwrap();
 
     // The renewal fails: nothing may be left that serves the rejected token.
     host.answer_management(401, INVALID_TOKEN, &[]);
     host.answer(401, UNAUTHORIZED);
-    let error = block_on(ManagementClient::new(&p, &s).get_user(USER)).unwrap_err();
-    assert_eq!(error, endpoint_error(401, UNAUTHORIZED));
+    let error = block_on(ManagementClient::new(&p).get_user(USER)).unwrap_err();
+    assert_eq!(error, token_error(401, UNAUTHORIZED));
     assert!(host.cached().is_none(), "the `{CACHE_KEY}` key was removed");
     assert_eq!(host.management_requests().len(), 1);
 
     // Another isolate finds nothing in the cache; this isolate holds nothing in memory.
     let other = TokenState::new();
     host.answer_token(86_400);
-    let fresh = block_on(provider(&host, &other).acquire(&s)).unwrap();
+    let fresh = block_on(provider(&host, &other, &s).acquire()).unwrap();
     assert_eq!(fresh.source, Source::Endpoint);
     assert_ne!(fresh.token.access_token(), old);
-    let this = block_on(p.acquire(&s)).unwrap();
+    let this = block_on(p.acquire()).unwrap();
     assert_ne!(
         this.token.access_token(),
         old,
@@ -254,20 +255,20 @@ fn a_401_retries_with_a_newer_token_another_isolate_cached_without_a_request() {
     let other = TokenState::new();
     let s = secrets();
     let old = host.answer_token(90);
-    let p = provider(&host, &this);
-    block_on(p.acquire(&s)).unwrap();
+    let p = provider(&host, &this, &s);
+    block_on(p.acquire()).unwrap();
 
     // At 53.75 s (random() = 0.5) the other isolate refreshes and replaces the cached token.
     host.now.set(NOW + 53_750);
     let newer = host.answer_token(90);
-    block_on(provider(&host, &other).refresh(&s));
+    block_on(provider(&host, &other, &s).refresh());
     assert_eq!(host.token_requests(), 2);
 
     // This isolate still holds the old token; the Management API rejects it.
     host.answer_management(401, INVALID_TOKEN, &[]);
     host.answer_management(200, user().to_string(), &[]);
     assert_eq!(
-        block_on(ManagementClient::new(&p, &s).get_user(USER)).unwrap(),
+        block_on(ManagementClient::new(&p).get_user(USER)).unwrap(),
         user()
     );
     let bearers: Vec<Option<String>> = host
@@ -291,24 +292,32 @@ fn a_second_401_is_returned_after_exactly_two_calls() {
     let state = TokenState::new();
     let s = secrets();
     let old = host.answer_token(86_400);
-    let p = provider(&host, &state);
-    block_on(p.acquire(&s)).unwrap();
+    let p = provider(&host, &state, &s);
+    block_on(p.acquire()).unwrap();
 
     host.answer_management(401, INVALID_TOKEN, &[]);
     let new = host.answer_token(86_400);
     host.answer_management(401, INVALID_TOKEN, &[]);
     host.answer_management(200, user().to_string(), &[]); // must not be reached
 
-    let error = block_on(ManagementClient::new(&p, &s).get_user(USER)).unwrap_err();
+    let error = block_on(ManagementClient::new(&p).get_user(USER)).unwrap_err();
     assert_eq!(
         error,
-        Error::ManagementApi {
+        Error::Status {
+            endpoint: Endpoint::Management,
             status: 401,
-            error: Some("Unauthorized".into()),
+            code: Some("Unauthorized".into()),
             message: Some("Invalid token".into()),
         }
     );
-    assert!(matches!(error, Error::ManagementApi { status: 401, .. }));
+    assert!(matches!(
+        error,
+        Error::Status {
+            endpoint: Endpoint::Management,
+            status: 401,
+            ..
+        }
+    ));
     assert_eq!(host.management_requests().len(), 2);
     assert_eq!(host.token_requests(), 2);
     assert_eq!(host.count("token_discarded"), 1);
@@ -324,12 +333,12 @@ fn a_429_whose_reset_fits_the_budget_is_waited_for_once() {
     let state = TokenState::new();
     let s = secrets();
     host.answer_token(86_400);
-    let p = provider(&host, &state);
-    block_on(p.acquire(&s)).unwrap();
+    let p = provider(&host, &state, &s);
+    block_on(p.acquire()).unwrap();
 
     host.answer_management(429, RATE_LIMITED, &[("retry-after", "1")]);
     host.answer_management(200, roles().to_string(), &[]);
-    let api = ManagementClient::new(&p, &s);
+    let api = ManagementClient::new(&p);
     assert_eq!(block_on(api.user_roles(USER)).unwrap().len(), 2);
     assert_eq!(*host.sleeps.borrow(), [1_000]);
     let sent = host.management_requests();
@@ -353,7 +362,14 @@ fn a_429_whose_reset_fits_the_budget_is_waited_for_once() {
     host.answer_management(429, RATE_LIMITED, &[("retry-after", "1")]);
     host.answer_management(200, user().to_string(), &[]);
     let error = block_on(api.get_user(USER)).unwrap_err();
-    assert!(matches!(error, Error::ManagementApi { status: 429, .. }));
+    assert!(matches!(
+        error,
+        Error::Status {
+            endpoint: Endpoint::Management,
+            status: 429,
+            ..
+        }
+    ));
     assert_eq!(host.management_requests().len(), 6);
     assert_eq!(host.token_requests(), 1);
 }
@@ -369,17 +385,18 @@ fn a_429_whose_reset_is_beyond_the_budget_fails_at_once() {
         let state = TokenState::new();
         let s = secrets();
         host.answer_token(86_400);
-        let p = provider(&host, &state);
-        block_on(p.acquire(&s)).unwrap();
+        let p = provider(&host, &state, &s);
+        block_on(p.acquire()).unwrap();
 
         host.answer_management(429, RATE_LIMITED, headers);
         host.answer_management(200, user().to_string(), &[]);
-        let error = block_on(ManagementClient::new(&p, &s).get_user(USER)).unwrap_err();
+        let error = block_on(ManagementClient::new(&p).get_user(USER)).unwrap_err();
         assert_eq!(
             error,
-            Error::ManagementApi {
+            Error::Status {
+                endpoint: Endpoint::Management,
                 status: 429,
-                error: Some("too_many_requests".into()),
+                code: Some("too_many_requests".into()),
                 message: Some("Global limit has been reached".into()),
             },
             "{headers:?}"
@@ -413,15 +430,16 @@ fn other_errors_carry_auth0s_error_code_and_message() {
         let state = TokenState::new();
         let s = secrets();
         host.answer_token(86_400);
-        let p = provider(&host, &state);
+        let p = provider(&host, &state, &s);
         host.answer_management(status, body, &[]);
         host.answer_management(200, "[]", &[]); // must not be reached
-        let error = block_on(ManagementClient::new(&p, &s).user_roles(USER)).unwrap_err();
+        let error = block_on(ManagementClient::new(&p).user_roles(USER)).unwrap_err();
         assert_eq!(
             error,
-            Error::ManagementApi {
+            Error::Status {
+                endpoint: Endpoint::Management,
                 status,
-                error: Some(code.into()),
+                code: Some(code.into()),
                 message: Some(message.into()),
             }
         );
@@ -442,8 +460,9 @@ fn execute_sets_the_roles_claim_from_the_roles_answer() {
     let issued = host.answer_token(86_400);
     host.answer_management(200, roles().to_string(), &[]);
 
-    let effects = block_on(post_login::execute(
-        &provider(&host, &state),
+    let effects = block_on(execute(
+        &host,
+        &state,
         &secrets_with(&[]),
         &roles_config(OnTokenError::Continue),
         Some(USER),
@@ -471,8 +490,9 @@ fn execute_without_a_roles_claim_makes_no_management_call() {
     let host = FakeHost::new();
     let state = TokenState::new();
     host.answer_token(86_400);
-    let effects = block_on(post_login::execute(
-        &provider(&host, &state),
+    let effects = block_on(execute(
+        &host,
+        &state,
         &secrets_with(&[]),
         &Config::default(),
         Some(USER),
@@ -488,8 +508,9 @@ fn a_failed_roles_call_sets_no_claim_and_denies_only_under_the_deny_policy() {
         let state = TokenState::new();
         let issued = host.answer_token(86_400);
         host.answer_management(403, INSUFFICIENT_SCOPE, &[]);
-        let effects = block_on(post_login::execute(
-            &provider(&host, &state),
+        let effects = block_on(execute(
+            &host,
+            &state,
             &secrets_with(&[]),
             &roles_config(on_error),
             Some(USER),
@@ -520,8 +541,9 @@ fn a_failed_roles_call_sets_no_claim_and_denies_only_under_the_deny_policy() {
 
         // A login without a user id fails the same way, without a call.
         let calls = host.management_requests().len();
-        let effects = block_on(post_login::execute(
-            &provider(&host, &state),
+        let effects = block_on(execute(
+            &host,
+            &state,
             &secrets_with(&[]),
             &roles_config(on_error),
             None,
@@ -666,12 +688,12 @@ fn configured_settings_drive_the_refresh_point_and_the_budget() {
     let s = secrets();
     host.randoms.borrow_mut().push_back(0.0);
     host.answer_token(86_400);
-    let p = provider(&host, &state).with_settings(settings);
-    block_on(p.acquire(&s)).unwrap();
+    let p = provider(&host, &state, &s).with_settings(settings);
+    block_on(p.acquire()).unwrap();
     host.now.set(NOW + 43_199_999);
-    assert!(!block_on(p.acquire(&s)).unwrap().refresh_due);
+    assert!(!block_on(p.acquire()).unwrap().refresh_due);
     host.now.set(NOW + 43_200_000);
-    assert!(block_on(p.acquire(&s)).unwrap().refresh_due);
+    assert!(block_on(p.acquire()).unwrap().refresh_due);
 
     // TOKEN_REQUEST_BUDGET_MS=3000 with 1.5 s answers: the second attempt gets what is left
     // (3,000 − 1,500 − 125 = 1,375 ms) and times out at the budget; no third attempt.
@@ -681,8 +703,13 @@ fn configured_settings_drive_the_refresh_point_and_the_budget() {
     for _ in 0..4 {
         host.answer(503, "{}");
     }
-    let error = block_on(provider(&host, &state).with_settings(settings).acquire(&s)).unwrap_err();
-    assert!(matches!(error, Error::Transport(_)), "{error:?}");
+    let error = block_on(
+        provider(&host, &state, &s)
+            .with_settings(settings)
+            .acquire(),
+    )
+    .unwrap_err();
+    assert!(matches!(error, Error::Transport { .. }), "{error:?}");
     let timeouts: Vec<u64> = host.sent.borrow().iter().map(|r| r.timeout_ms).collect();
     assert_eq!(timeouts, [3_000, 1_375]);
     assert_eq!(host.now.get() - NOW, 3_000);
@@ -694,8 +721,9 @@ fn a_management_transport_failure_is_not_reported_as_a_token_request_failure() {
     let state = TokenState::new();
     host.answer_token(86_400);
     // No Management API answer queued: the roles call gets no response at all.
-    let effects = block_on(post_login::execute(
-        &provider(&host, &state),
+    let effects = block_on(execute(
+        &host,
+        &state,
         &secrets_with(&[]),
         &roles_config(OnTokenError::Continue),
         Some(USER),
@@ -723,8 +751,8 @@ fn no_log_line_of_any_management_scenario_holds_the_secret_or_a_token() {
     let host = FakeHost::new();
     let state = TokenState::new();
     let s = secrets();
-    let p = provider(&host, &state);
-    let api = ManagementClient::new(&p, &s);
+    let p = provider(&host, &state, &s);
+    let api = ManagementClient::new(&p);
     let mut tokens = vec![host.answer_token(86_400)];
 
     // Calls of every kind.
@@ -753,15 +781,17 @@ fn no_log_line_of_any_management_scenario_holds_the_secret_or_a_token() {
     block_on(api.get_user(USER)).unwrap_err();
     // The roles claim, succeeding and failing.
     host.answer_management(200, roles().to_string(), &[]);
-    block_on(post_login::execute(
-        &p,
+    block_on(execute(
+        &host,
+        &state,
         &secrets_with(&[]),
         &roles_config(OnTokenError::Deny),
         Some(USER),
     ));
     host.answer_management(403, INSUFFICIENT_SCOPE, &[]);
-    block_on(post_login::execute(
-        &p,
+    block_on(execute(
+        &host,
+        &state,
         &secrets_with(&[]),
         &roles_config(OnTokenError::Deny),
         Some(USER),

@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use base64::Engine as _;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use post_login_action::Error;
-use post_login_action::action::{OnTokenError, Settings, TokenProvider};
+use post_login_action::error::Endpoint;
 use post_login_action::error::SecretProblem;
 use post_login_action::host::HttpResponse;
 use post_login_action::log::{Level, LogRecord};
@@ -18,19 +18,19 @@ use post_login_action::policy::{
     CachedToken, MAX_CACHE_LIFETIME_MS, MAX_SAFETY_MARGIN_MS, MIN_SAFETY_MARGIN_MS, Miss,
     RefreshPolicy, safety_margin_ms, use_until_ms,
 };
+use post_login_action::post_login::OnTokenError;
 use post_login_action::post_login::{Config, names};
+use post_login_action::provider::{Settings, TokenProvider};
 use post_login_action::retry::{FailureClass, RetryPolicy, rate_limit_reset_ms};
 use post_login_action::secrets::{self, Domain, Secrets};
 use post_login_action::state::TokenState;
-use post_login_action::token::{
-    ManagementToken, endpoint_error, fingerprint, parse_token_response,
-};
+use post_login_action::token::{ManagementToken, fingerprint, parse_token_response};
 mod support;
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use serde_json::{Value, json};
-use support::{AUDIENCE, CLIENT_ID, CLIENT_SECRET, DOMAIN, FakeHost, NOW, block_on};
+use support::{AUDIENCE, CLIENT_ID, CLIENT_SECRET, DOMAIN, FakeHost, NOW, block_on, token_error};
 
 // ---------------------------------------------------------------------------------------------
 // Shared helpers and strategies
@@ -820,12 +820,12 @@ proptest! {
             (".{0,400}", ".{0,400}").prop_map(|(e, d)| json!({"error": e, "error_description": d}).to_string()),
         ],
     ) {
-        let error = endpoint_error(status, &body);
+        let error = token_error(status, &body);
         let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
         let field = |key: &str| parsed.get(key).and_then(Value::as_str).map(str::to_owned);
         prop_assert_eq!(
             &error,
-            &Error::TokenEndpoint { status, error: field("error"), description: field("error_description") }
+            &Error::Status { endpoint: Endpoint::Token, status, code: field("error"), message: field("error_description") }
         );
         let text = error.to_string();
         let prefix = format!("token endpoint answered HTTP {status}");
@@ -1744,9 +1744,9 @@ proptest! {
         host.answer_token(86_400);
         host.answer_management(200, "[]", &[]);
         let state = TokenState::new();
-        let provider = TokenProvider::new(&host, &state);
         let secrets = default_secrets();
-        let client = ManagementClient::new(&provider, &secrets);
+        let provider = TokenProvider::new(&host, &state, &secrets);
+        let client = ManagementClient::new(&provider);
         let (result, suffix) = if roles {
             (block_on(client.user_roles(&user_id)).map(Value::from), "/roles")
         } else {
@@ -1810,17 +1810,18 @@ proptest! {
             host.answer_management(status, body.clone(), &[]);
         }
         let state = TokenState::new();
-        let provider = TokenProvider::new(&host, &state);
         let secrets = default_secrets();
-        let client = ManagementClient::new(&provider, &secrets);
+        let provider = TokenProvider::new(&host, &state, &secrets);
+        let client = ManagementClient::new(&provider);
         let error = block_on(client.get_user(&user_id)).expect_err("a non-2xx answer is an error");
         let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
         let field = |key: &str| parsed.get(key).and_then(Value::as_str).map(str::to_owned);
         prop_assert_eq!(
             &error,
-            &Error::ManagementApi {
+            &Error::Status {
+                endpoint: Endpoint::Management,
                 status,
-                error: field("errorCode").or_else(|| field("error")),
+                code: field("errorCode").or_else(|| field("error")),
                 message: field("message"),
             }
         );

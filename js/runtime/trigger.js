@@ -16,11 +16,11 @@ export const ACTION_FAILURE_REASON = "Login could not be completed.";
 /**
  * @typedef {object} ActionBinding
  * @property {string} name
- * @property {(event: object, api: object) => Promise<void> | void} onExecutePostLogin
+ * @property {(event: object, api: object, waitUntil: (work: Promise<unknown>) => void) => Promise<void> | void} onExecutePostLogin
+ *   called as Auth0 calls it, plus `waitUntil` (this runtime's addition): work the Action leaves
+ *   running (e.g. a token refresh) is kept alive with `ctx.waitUntil`, then the cache is written
  * @property {string[]} [secrets] names of Worker variables exposed as `event.secrets`
  * @property {string[]} [configuration] names of Worker variables exposed as `event.configuration`
- * @property {() => Promise<unknown> | undefined} [pending] background work the Action left running
- *   (e.g. a token refresh); the handler keeps the Worker alive for it with `ctx.waitUntil`
  */
 
 /** Each Action's frozen `secrets` and `configuration`, once per environment object. */
@@ -56,10 +56,19 @@ function actionVariables(env, action) {
  * @param {object} options.env the Worker environment (secrets and vars)
  * @param {import("./cache.js").TriggerCache} options.cache
  * @param {(level: string, event: string, fields?: object) => void} options.log
+ * @param {(work: Promise<unknown>) => void} [options.waitUntil] keeps background work alive
  * @param {number} [options.budgetMs]
  * @returns {Promise<object>} the login result (see `emptyResult`), with `error` when an Action failed
  */
-export async function executePostLogin({ actions, input, env, cache, log, budgetMs = EXECUTION_BUDGET_MS }) {
+export async function executePostLogin({
+  actions,
+  input,
+  env,
+  cache,
+  log,
+  waitUntil = () => {},
+  budgetMs = EXECUTION_BUDGET_MS,
+}) {
   const result = emptyResult();
   const state = { result, metadata: new MetadataBatch(input.user), cache };
   let current = null;
@@ -71,7 +80,7 @@ export async function executePostLogin({ actions, input, env, cache, log, budget
     for (const action of actions) {
       current = action.name;
       const event = buildEvent(input, actionVariables(env, action));
-      await action.onExecutePostLogin(event, createPostLoginApi(state, action.name));
+      await action.onExecutePostLogin(event, createPostLoginApi(state, action.name), waitUntil);
       if (result.access.denied) break;
     }
     return "done";

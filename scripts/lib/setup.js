@@ -180,9 +180,6 @@ function bindgen(crateWasm, outputs, force) {
         "--out-name",
         "index",
         "--no-typescript",
-        // Generates __wbg_reset_state: the runtime replaces the instance after a Rust panic.
-        // (Only for workerd's module target; the Node flavour is for benchmarks.)
-        ...(target === "module" ? ["--experimental-reset-state-function"] : []),
         crateWasm,
       ]);
       const scratchWasm = join(scratch, "index_bg.wasm");

@@ -11,11 +11,12 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use base64::Engine as _;
-use post_login_action::action::TokenProvider;
 use post_login_action::host::{
     ActionCache, CacheEntry, CacheFault, Clock, HttpClient, HttpRequest, HttpResponse, Logger, Rng,
 };
 use post_login_action::log::LogRecord;
+use post_login_action::post_login::{self, Config, Effects, Inputs, OnTokenError, Outcome};
+use post_login_action::provider::TokenProvider;
 use post_login_action::secrets::{self, Secrets};
 use post_login_action::state::TokenState;
 use serde_json::{Value, json};
@@ -341,8 +342,46 @@ pub fn secrets() -> Secrets {
 
 /// A provider over `host` with a fresh isolate memory each call would lose state; keep one
 /// `TokenState` per simulated isolate and build providers from it.
-pub fn provider<'a>(host: &'a FakeHost, state: &'a TokenState) -> TokenProvider<'a, FakeHost> {
-    TokenProvider::new(host, state)
+pub fn provider<'a>(
+    host: &'a FakeHost,
+    state: &'a TokenState,
+    secrets: &'a Secrets,
+) -> TokenProvider<'a, FakeHost> {
+    TokenProvider::new(host, state, secrets)
+}
+
+/// The error the token endpoint's answer `status` with `body` becomes.
+pub fn token_error(status: u16, body: &str) -> post_login_action::Error {
+    post_login_action::Error::from_response(post_login_action::error::Endpoint::Token, status, body)
+}
+
+/// The token decision of one login (`post_login::login_token`) with default settings.
+pub async fn login_outcome(
+    host: &FakeHost,
+    state: &TokenState,
+    secrets: post_login_action::Result<Secrets>,
+    on_error: OnTokenError,
+) -> Outcome {
+    let config = Config {
+        on_error,
+        ..Config::default()
+    };
+    post_login::login_token(host, state, &secrets, &config).await
+}
+
+/// One execution of the Action (`post_login::execute`).
+pub async fn execute(
+    host: &FakeHost,
+    state: &TokenState,
+    secrets: &post_login_action::Result<Secrets>,
+    config: &Config,
+    user_id: Option<&str>,
+) -> Effects {
+    let inputs = Inputs {
+        secrets: secrets.clone(),
+        config: config.clone(),
+    };
+    post_login::execute(host, state, &inputs, user_id).await
 }
 
 impl Clock for FakeHost {

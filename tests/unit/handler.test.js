@@ -67,19 +67,19 @@ function fakeKv({ initial = {}, holdPuts = false } = {}) {
  * A handler with one JS action (running `onExecute`), a fake KV and a ctx collecting waitUntil
  * promises. `send(request)` calls fetch and parses the JSON body.
  */
-function harness({ onExecute = () => {}, env: envOverrides = {}, kv = fakeKv(), pending: background } = {}) {
+function harness({ onExecute = () => {}, env: envOverrides = {}, kv = fakeKv(), background } = {}) {
   const pending = [];
   const action = {
     name: "test-action",
     secrets: ["CLIENT_SECRET"],
     calls: 0,
     events: [],
-    async onExecutePostLogin(event, api) {
+    async onExecutePostLogin(event, api, waitUntil) {
       action.calls++;
       action.events.push(event);
       await onExecute(event, api);
+      if (background) waitUntil(background());
     },
-    pending: background,
   };
   const handler = createLoginHandler({ actions: [action], now });
   const env = {
@@ -491,7 +491,7 @@ describe("POST /post-login: accepted requests", () => {
     let apiSeen;
     const h = harness({
       onExecute: (_event, api) => (apiSeen = api),
-      pending: () => work,
+      background: () => work,
     });
     await h.send(await postLogin());
     assert.equal(h.pending.length, 2, "the write and the background work");
