@@ -156,3 +156,43 @@ pub trait Logger {
 pub trait Host: Clock + Rng + HttpClient + ActionCache + Logger {}
 
 impl<T: Clock + Rng + HttpClient + ActionCache + Logger> Host for T {}
+
+// A host shared by reference counting (the binding's background work, tests) is a host.
+impl<T: Clock + ?Sized> Clock for std::rc::Rc<T> {
+    fn now_ms(&self) -> u64 {
+        (**self).now_ms()
+    }
+    fn sleep(&self, ms: u64) -> impl Future<Output = ()> {
+        (**self).sleep(ms)
+    }
+}
+
+impl<T: Rng + ?Sized> Rng for std::rc::Rc<T> {
+    fn random(&self) -> f64 {
+        (**self).random()
+    }
+}
+
+impl<T: HttpClient + ?Sized> HttpClient for std::rc::Rc<T> {
+    fn send(&self, request: HttpRequest) -> impl Future<Output = Result<HttpResponse, String>> {
+        (**self).send(request)
+    }
+}
+
+impl<T: ActionCache + ?Sized> ActionCache for std::rc::Rc<T> {
+    fn cache_get(&self, key: &str) -> Result<Option<CacheEntry>, CacheFault> {
+        (**self).cache_get(key)
+    }
+    fn cache_set(&self, key: &str, value: &str, expires_at_ms: u64) -> Result<(), CacheFault> {
+        (**self).cache_set(key, value, expires_at_ms)
+    }
+    fn cache_delete(&self, key: &str) -> Result<(), CacheFault> {
+        (**self).cache_delete(key)
+    }
+}
+
+impl<T: Logger + ?Sized> Logger for std::rc::Rc<T> {
+    fn log(&self, record: LogRecord) {
+        (**self).log(record)
+    }
+}

@@ -27,6 +27,12 @@ pub trait Background {
     fn wait_until(&self, work: BackgroundWork);
 }
 
+impl<T: Background + ?Sized> Background for Rc<T> {
+    fn wait_until(&self, work: BackgroundWork) {
+        (**self).wait_until(work)
+    }
+}
+
 /// The identity of the objects the settings were read from. The runtime hands an Action the
 /// same `event.secrets` and `event.configuration` objects for as long as the Worker's
 /// environment lives (`js/runtime/trigger.js`), so equal identity means equal settings and the

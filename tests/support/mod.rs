@@ -14,6 +14,7 @@ use base64::Engine as _;
 use post_login_action::host::{
     ActionCache, CacheEntry, CacheFault, Clock, HttpClient, HttpRequest, HttpResponse, Logger, Rng,
 };
+use post_login_action::isolate::{Background, BackgroundWork};
 use post_login_action::log::LogRecord;
 use post_login_action::post_login::{self, Config, Effects, Inputs, OnTokenError, Outcome};
 use post_login_action::provider::TokenProvider;
@@ -130,6 +131,8 @@ pub struct FakeHost {
     pub cache_read_fault: RefCell<Option<CacheFault>>,
     pub cache_write_fault: RefCell<Option<CacheFault>>,
     pub logs: RefCell<Vec<LogRecord>>,
+    /// Work handed to `wait_until`, not run until `run_background`.
+    pub background: RefCell<Vec<BackgroundWork>>,
     issued: Cell<u32>,
 }
 
@@ -149,6 +152,7 @@ impl Default for FakeHost {
             cache_read_fault: RefCell::default(),
             cache_write_fault: RefCell::default(),
             logs: RefCell::default(),
+            background: RefCell::default(),
             issued: Cell::new(0),
         }
     }
@@ -382,6 +386,24 @@ pub async fn execute(
         config: config.clone(),
     };
     post_login::execute(host, state, &inputs, user_id).await
+}
+
+impl Background for FakeHost {
+    fn wait_until(&self, work: BackgroundWork) {
+        self.background.borrow_mut().push(work);
+    }
+}
+
+impl FakeHost {
+    /// Runs every piece of background work handed to `wait_until` so far; returns how many.
+    pub fn run_background(&self) -> usize {
+        let work: Vec<_> = self.background.borrow_mut().drain(..).collect();
+        let count = work.len();
+        for future in work {
+            block_on(future);
+        }
+        count
+    }
 }
 
 impl Clock for FakeHost {

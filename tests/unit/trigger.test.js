@@ -63,6 +63,45 @@ function run(actions, { log = recorder().log, budgetMs, cache } = {}) {
 }
 
 describe("executePostLogin", () => {
+  // The contract the Rust Action relies on to decode its settings once per isolate
+  // (src/isolate.rs `SameObjects`, tested from that side in tests/isolate.rs).
+  test("an Action gets the same secrets and configuration objects while the environment lives", async () => {
+    const a = action("a", () => {}, { secrets: ["CLIENT_SECRET"], configuration: ["ON_TOKEN_ERROR"] });
+    await run([a]);
+    await run([a]);
+    const [first, second] = a.calls.map((call) => call.event);
+    assert.equal(first.secrets, second.secrets, "the same secrets object");
+    assert.equal(first.configuration, second.configuration, "the same configuration object");
+    assert.deepEqual({ ...first.secrets }, { CLIENT_SECRET: "client-secret" });
+    const otherEnv = { ...env, CLIENT_SECRET: "rotated" };
+    await executePostLogin({
+      actions: [a],
+      input: input(),
+      env: otherEnv,
+      cache: new TriggerCache({ now }),
+      log: () => {},
+    });
+    const third = a.calls[2].event;
+    assert.notEqual(third.secrets, first.secrets, "a new environment hands out new objects");
+    assert.equal(third.secrets.CLIENT_SECRET, "rotated");
+  });
+
+  test("an Action may keep work alive through the waitUntil it is given", async () => {
+    const kept = [];
+    const work = Promise.resolve("refreshed");
+    const a = action("a");
+    a.onExecutePostLogin = async (_event, _api, waitUntil) => waitUntil(work);
+    await executePostLogin({
+      actions: [a],
+      input: input(),
+      env,
+      cache: new TriggerCache({ now }),
+      log: () => {},
+      waitUntil: (p) => kept.push(p),
+    });
+    assert.deepEqual(kept, [work]);
+  });
+
   test("the default budget is Auth0's 20 s", () => {
     assert.equal(EXECUTION_BUDGET_MS, 20_000);
   });
