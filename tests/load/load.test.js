@@ -48,7 +48,7 @@ test(`${LOGINS} signed logins at concurrency ${CONCURRENCY}: all 2xx, one token 
       timeout: 30,
     });
     const { p50, p90, p99, max } = result.latency;
-    const line = `${LOGINS} logins, c=${CONCURRENCY}: ${result.requests.average.toFixed(0)} logins/s, latency p50 ${p50} ms, p90 ${p90} ms, p99 ${p99} ms, max ${max} ms; non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}; token requests ${sim.stats.tokenRequests}`;
+    const line = `${LOGINS} logins, c=${CONCURRENCY}: ${result.requests.average.toFixed(0)} logins/s, latency p50 ${p50} ms, p90 ${p90} ms, p99 ${p99} ms, max ${max} ms; non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}; token requests ${sim.stats.tokenRequests}; statuses ${JSON.stringify(result.statusCodeStats)}`;
     t.diagnostic(line);
     console.log(line);
     assert.equal(result["2xx"], LOGINS, "every login answered 2xx");
