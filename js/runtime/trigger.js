@@ -5,7 +5,8 @@
 
 import { describeError } from "../log.js";
 import { createPostLoginApi, emptyResult, MetadataBatch } from "./api.js";
-import { buildEvent, pickStrings } from "./event.js";
+import { buildEvent } from "./event.js";
+import { actionVariables as pickVariables } from "./variables.js";
 
 /** Auth0's limit for one trigger execution. */
 export const EXECUTION_BUDGET_MS = 20_000;
@@ -40,8 +41,8 @@ function actionVariables(env, action) {
   let variables = perAction.get(action);
   if (!variables) {
     variables = {
-      secrets: pickStrings(env, action.secrets ?? []),
-      configuration: pickStrings(env, action.configuration ?? []),
+      secrets: pickVariables(env, action.name, action.secrets ?? []),
+      configuration: pickVariables(env, action.name, action.configuration ?? []),
     };
     perAction.set(action, variables);
   }

@@ -86,6 +86,22 @@ describe("executePostLogin", () => {
     assert.equal(third.secrets.CLIENT_SECRET, "rotated");
   });
 
+  test("two Actions get different values for one secret name through ACTION_<NAME>__ variables", async () => {
+    const first = action("first-action", () => {}, { secrets: ["CLIENT_SECRET"] });
+    const second = action("second", () => {}, { secrets: ["CLIENT_SECRET"] });
+    const perAction = { ...env, ACTION_FIRST_ACTION__CLIENT_SECRET: "first-only" };
+    await executePostLogin({
+      actions: [first, second],
+      input: input(),
+      env: perAction,
+      cache: new TriggerCache({ now }),
+      log: () => {},
+    });
+    assert.equal(first.calls[0].event.secrets.CLIENT_SECRET, "first-only");
+    assert.equal(second.calls[0].event.secrets.CLIENT_SECRET, "client-secret", "the shared value");
+    assert.ok(!Object.hasOwn(second.calls[0].event.secrets, "ACTION_FIRST_ACTION__CLIENT_SECRET"));
+  });
+
   test("an Action may keep work alive through the waitUntil it is given", async () => {
     const kept = [];
     const work = Promise.resolve("refreshed");
