@@ -40,7 +40,7 @@ const { values: args } = parseArgs({
 
 const started = performance.now();
 // npm packages and the wasm build, when missing or stale (as `npm run demo` does).
-if (!args["no-build"]) setup();
+if (!args["no-build"]) await setup();
 
 const { WorkerProcess, CLIENT_SECRET, LOGIN_HANDLER_SECRET, startTenant, tempPersistDir, workerEnv } =
   await import("../tests/support/stack.js");

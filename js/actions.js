@@ -1,5 +1,6 @@
 // The Actions bound to the post-login trigger, in execution order, with the Worker variables
-// each may see. Another Action (Rust or JS) is added here with the same shape.
+// each may see: the Rust Action (bindPostLoginActions) and the JS Actions of a Deploy CLI export
+// (bindExportedActions, over build/tenant-actions/ — see scripts/lib/tenant-actions.js).
 
 import { createLogger, describeError } from "./log.js";
 
@@ -86,4 +87,39 @@ export function bindPostLoginActions(wasm) {
       configuration: wasm.configurationNames(),
     },
   ];
+}
+
+/**
+ * The post-login Actions in the export's order (`triggers/triggers.json`): each exported Action's
+ * CommonJS module as Auth0 calls it, and the Rust Action where the export names it
+ * (`management-api-token`), or first when it does not.
+ * @param {Array<{name: string, rust?: true, module?: object, secrets?: string[]}>} bindings
+ * @param {import("./runtime/trigger.js").ActionBinding[]} rustActions from `bindPostLoginActions`
+ * @returns {import("./runtime/trigger.js").ActionBinding[]}
+ */
+export function bindExportedActions(bindings, rustActions) {
+  const ordered = [];
+  let rustPlaced = false;
+  for (const binding of bindings) {
+    if (binding.rust) {
+      ordered.push(...rustActions);
+      rustPlaced = true;
+      continue;
+    }
+    const { onExecutePostLogin, onContinuePostLogin } = binding.module ?? {};
+    if (typeof onExecutePostLogin !== "function") {
+      throw new TypeError(`Action "${binding.name}": code.js does not export onExecutePostLogin`);
+    }
+    ordered.push({
+      name: binding.name,
+      // Called with (event, api), exactly as Auth0 calls it; `this` is the module's exports.
+      onExecutePostLogin: (event, api) => onExecutePostLogin.call(binding.module, event, api),
+      ...(typeof onContinuePostLogin === "function"
+        ? { onContinuePostLogin: (event, api) => onContinuePostLogin.call(binding.module, event, api) }
+        : {}),
+      secrets: [...(binding.secrets ?? [])],
+      configuration: [],
+    });
+  }
+  return rustPlaced ? ordered : [...rustActions, ...ordered];
 }

@@ -2,10 +2,13 @@
 // tenant simulator and `wrangler dev` with local KV, sends a burst of signed logins, prints per
 // login whether the Action's token came from the cache, restarts the Worker on the same KV, and
 // prints the total number of token requests. Stops everything it started.
+// The Worker also runs the Deploy CLI export in examples/deploy-cli-export/ (two JS Actions around
+// the Rust one), unless AUTH0_ACTIONS_EXPORT names another export (or `none`).
 import { rmSync } from "node:fs";
 import { setup } from "./lib/setup.js";
 
-setup();
+process.env.AUTH0_ACTIONS_EXPORT ??= "examples/deploy-cli-export";
+await setup();
 const { WorkerProcess, loginEvent, postLogin, startTenant, tempPersistDir, workerEnv } =
   await import("../tests/support/stack.js");
 
@@ -80,7 +83,30 @@ try {
   const afterRestart = await loginAndClassify("auth0|restarted");
   console.log(`restart on the same KV: login ${afterRestart.status}, ${afterRestart.outcome}`);
 
-  const total = SEQUENTIAL + CONCURRENT + 1;
+  // The exported JS Actions ran around the Rust one, unchanged.
+  const planned = await postLogin(
+    worker,
+    loginEvent("auth0|demo-pro", {
+      user: { ...loginEvent("auth0|demo-pro").user, app_metadata: { plan: "pro" } },
+    }),
+  );
+  const suspended = await postLogin(
+    worker,
+    loginEvent("auth0|demo-suspended", {
+      user: { ...loginEvent("auth0|demo-suspended").user, app_metadata: { suspended: true } },
+    }),
+  );
+  console.log(`\nexported Actions (${process.env.AUTH0_ACTIONS_EXPORT}):`);
+  console.log(`  plan "pro"      → ID token claims ${JSON.stringify(planned.body?.idToken?.claims)}`);
+  console.log(
+    `  suspended user → denied ${suspended.body?.access?.denied} by "${suspended.body?.access?.action}": ${suspended.body?.access?.reason}`,
+  );
+  const exportWorks =
+    planned.body?.idToken?.claims?.["https://example.com/plan"] === "pro" &&
+    suspended.body?.access?.action === "Block suspended users";
+  if (process.env.AUTH0_ACTIONS_EXPORT === "examples/deploy-cli-export" && !exportWorks) process.exitCode = 1;
+
+  const total = SEQUENTIAL + CONCURRENT + 3;
   console.log(`\ntoken requests to /oauth/token: ${sim.stats.tokenRequests} for ${total} logins`);
   if (sim.stats.tokenRequests !== 1) process.exitCode = 1;
 } finally {

@@ -7,7 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run, setup } from "./lib/setup.js";
 
-setup({ testHooks: true });
+// The suite tests this repository's Worker: a team's own export (tenant/) is not bundled into it.
+process.env.AUTH0_ACTIONS_EXPORT = "none";
+await setup({ testHooks: true });
 run("cargo", ["test"]);
 run(process.execPath, ["--test", "tests/unit/"]);
 const transcript = mkdtempSync(join(tmpdir(), "e2e-transcript-"));

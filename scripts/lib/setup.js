@@ -13,7 +13,7 @@ import {
   rmSync,
   statSync,
 } from "node:fs";
-import { join, dirname } from "node:path";
+import { join, dirname, resolve } from "node:path";
 import { homedir } from "node:os";
 import { fileURLToPath } from "node:url";
 
@@ -243,8 +243,30 @@ export function buildWasm({ force = false, testHooks = false } = {}) {
   );
 }
 
+/**
+ * The Deploy CLI export whose post-login Actions the Worker runs: `$AUTH0_ACTIONS_EXPORT` (a path,
+ * relative to the repository; `none` for the Rust Action alone), else `tenant/` when it exists,
+ * else none.
+ */
+export function actionsExportDir() {
+  const named = process.env.AUTH0_ACTIONS_EXPORT;
+  if (named === "none") return null;
+  if (named) return resolve(root, named);
+  const tenant = join(root, "tenant");
+  return existsSync(tenant) ? tenant : null;
+}
+
+/** build/tenant-actions/: the export's Actions, bundled with the Worker (see tenant-actions.js). */
+export async function buildActions() {
+  const { buildTenantActions } = await import("./tenant-actions.js");
+  const dir = actionsExportDir();
+  const bindings = await buildTenantActions(dir, join(BUILD_DIR, "tenant-actions"));
+  if (dir) say(`post-login Actions from ${dir}: ${bindings.map((b) => b.name).join(" → ")}`);
+}
+
 /** Everything `wrangler dev` needs (and, with `testHooks`, the test build too). */
-export function setup({ testHooks = false } = {}) {
+export async function setup({ testHooks = false } = {}) {
   ensureNodeModules();
   buildWasm({ testHooks });
+  await buildActions();
 }
