@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 
 import { loginEvent } from "../tests/support/events.js";
+import { fakeKv } from "../tests/support/fake-kv.js";
 
 // The runtime's logger binds console's methods when it is loaded: silence them first, so a login
 // pays for building its log records but not for terminal output. Results go to stdout directly.
@@ -60,24 +61,6 @@ function installFakeFetch() {
     fakeEndpoint.requests++;
     if (typeof init?.body === "string") JSON.parse(init.body);
     return new Response(fakeEndpoint.body, { status: 200, headers: { "content-type": "application/json" } });
-  };
-}
-
-/** Workers KV in memory: get (honouring { type: "text" }), put, delete. */
-function memoryKv() {
-  const store = new Map();
-  return {
-    async get(key, options) {
-      const value = store.has(key) ? store.get(key) : null;
-      const type = typeof options === "string" ? options : (options?.type ?? "text");
-      return value !== null && type === "json" ? JSON.parse(value) : value;
-    },
-    async put(key, value) {
-      store.set(key, String(value));
-    },
-    async delete(key) {
-      store.delete(key);
-    },
   };
 }
 
@@ -181,7 +164,7 @@ export async function runCpuBench({ hits = 10_000, misses = 1_000, rounds = 3 } 
   for (const [name, actions] of Object.entries(variants)) {
     const handler = createLoginHandler({ actions });
     const env = envFor(`bench-hit-${name}`);
-    env.ACTIONS_CACHE = memoryKv();
+    env.ACTIONS_CACHE = fakeKv();
     const before = fakeEndpoint.requests;
     await login(handler, request(bodies[0]), env);
     const expected = name === "runtime" ? 0 : 1;
@@ -195,7 +178,7 @@ export async function runCpuBench({ hits = 10_000, misses = 1_000, rounds = 3 } 
   async function missRound(name, count, record) {
     const logins = Array.from({ length: count }, (_, i) => {
       const env = envFor(`bench-miss-${name}-${++missSerial}`);
-      env.ACTIONS_CACHE = memoryKv();
+      env.ACTIONS_CACHE = fakeKv();
       return {
         handler: createLoginHandler({ actions: variants[name] }),
         env,

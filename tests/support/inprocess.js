@@ -1,5 +1,5 @@
 // An in-process stack for hostile-input tests: the real login handler, the real Rust/wasm Action
-// (the Node build in build/node), a counting fake KV, a `ctx.waitUntil` collector and a fake Auth0
+// (the Node build in build/node), the fake KV (fake-kv.js), a `ctx.waitUntil` collector and a fake Auth0
 // tenant installed as `globalThis.fetch`. One stack is one isolate: the handler's trigger cache
 // and the wasm module's token memory live as long as the process.
 //
@@ -9,6 +9,7 @@
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { fakeKv } from "./fake-kv.js";
 import { signedLoginRequest } from "./requests.js";
 
 const NODE_BUILD = new URL("../../build/node/index.js", import.meta.url);
@@ -112,30 +113,6 @@ function installFakeTenant() {
     });
   };
   return tenant;
-}
-
-/** An in-memory KV counting gets, puts and deletes. */
-export function fakeKv() {
-  const store = new Map();
-  const kv = {
-    store,
-    gets: 0,
-    puts: 0,
-    deletes: 0,
-    async get(key) {
-      kv.gets++;
-      return store.has(key) ? store.get(key) : null;
-    },
-    async put(key, value) {
-      kv.puts++;
-      store.set(key, value);
-    },
-    async delete(key) {
-      kv.deletes++;
-      store.delete(key);
-    },
-  };
-  return kv;
 }
 
 /**
