@@ -42,6 +42,27 @@ function append(kind, items) {
   appendFileSync(join(dir, `${kind}.jsonl`), items.map((item) => JSON.stringify(item)).join("\n") + "\n");
 }
 
+/** How long a test waits for something asynchronous (a log line, a KV write) by default. */
+export const DEADLINE_MS = 20_000;
+
+/**
+ * Polls `check()` until it returns something truthy, and returns that. At the deadline throws
+ * `${what} not seen within N ms; saw: ${seen()}` — never a silent timeout.
+ */
+export async function eventually(
+  check,
+  { what, seen = () => "nothing", timeoutMs = DEADLINE_MS, intervalMs = 50 },
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() >= deadline)
+      throw new Error(`${what} not seen within ${timeoutMs} ms; saw: ${await seen()}`);
+    await sleep(intervalMs);
+  }
+}
+
 /** A free TCP port on 127.0.0.1. */
 export async function freePort() {
   return new Promise((resolve, reject) => {
@@ -202,6 +223,46 @@ export class WorkerProcess {
       if (predicate(this.logs())) return this.logs();
       await sleep(50);
     }
+    return this.logs();
+  }
+
+  /**
+   * Waits until `predicate(logs())` holds and returns the logs; at the deadline throws, naming
+   * `what` and listing the events seen (`wrangler dev` relays the Worker's lines with a delay).
+   */
+  async expectLogs(predicate, what, timeoutMs = DEADLINE_MS) {
+    return eventually(() => (predicate(this.logs()) ? this.logs() : null), {
+      what,
+      timeoutMs,
+      seen: () =>
+        `events ${this.logs()
+          .map((r) => r.event)
+          .join(",")}`,
+    });
+  }
+
+  /**
+   * A log barrier: requests an unknown route and waits until both of its traces have arrived —
+   * wrangler's request line on stdout (where the Worker's info records go) and the refusal on
+   * stderr (warnings, errors). Every line the Worker printed for earlier requests has then been
+   * relayed: "nothing was logged" can be asserted on what came before. Returns the logs.
+   */
+  async logBarrier() {
+    this.barriers = (this.barriers ?? 0) + 1;
+    const path = `/__log-barrier-${this.barriers}`;
+    const refusals = () =>
+      this.logs().filter((r) => r.event === "request_refused" && r.status === 404).length;
+    const before = refusals();
+    const response = await fetch(`${this.url}${path}`);
+    await response.text();
+    if (response.status !== 404) throw new Error(`the log barrier answered ${response.status}`);
+    await eventually(
+      () => this.lines.some((line) => line.includes(`GET ${path} 404`)) && refusals() > before,
+      {
+        what: `the log barrier ${path}`,
+        seen: () => this.lines.slice(-5).join(" | "),
+      },
+    );
     return this.logs();
   }
 
