@@ -1,7 +1,8 @@
 // The one in-memory Workers KV namespace of the tests and the CPU bench: the methods the runtime
 // uses (js/runtime/kv-store.js): `get(key, { type })` ("text" or "json"), `put(key, value,
 // { expiration, expirationTtl, metadata })` and `delete(key)`. It records every call, can make a
-// method throw, and can hold puts pending until released.
+// method throw, and can hold puts pending until released. Expirations are recorded
+// (`kv.options`), not enforced: the tests run on fake clocks.
 
 /**
  * @param {object} [options]
@@ -9,10 +10,8 @@
  * @param {{ get?: string, put?: string, delete?: string }} [options.fail] Methods that throw an
  *   `Error` with that message (`kv.fail`, changeable later).
  * @param {boolean} [options.holdPuts] Keep each put pending until `releasePuts()`.
- * @param {() => number} [options.now] A clock (ms): with it, keys whose expiration has passed
- *   read as missing, as in Workers KV. Without it, expirations are recorded only.
  */
-export function fakeKv({ initial = {}, fail = {}, holdPuts = false, now } = {}) {
+export function fakeKv({ initial = {}, fail = {}, holdPuts = false } = {}) {
   /** key → value (a string, as KV stores it). */
   const store = new Map(Object.entries(initial));
   /** key → { expiration?: epoch seconds, metadata? } for the keys put with options. */
@@ -21,14 +20,6 @@ export function fakeKv({ initial = {}, fail = {}, holdPuts = false, now } = {}) 
   const calls = { get: [], put: [], delete: [] };
   const failIf = (method) => {
     if (kv.fail[method]) throw new Error(kv.fail[method]);
-  };
-  const live = (key) => {
-    const expiration = options.get(key)?.expiration;
-    if (now && expiration !== undefined && expiration * 1000 <= now()) {
-      store.delete(key);
-      options.delete(key);
-    }
-    return store.has(key);
   };
   const kv = {
     fail: { ...fail },
@@ -49,7 +40,7 @@ export function fakeKv({ initial = {}, fail = {}, holdPuts = false, now } = {}) 
     async get(key, type) {
       calls.get.push([key, type]);
       failIf("get");
-      if (!live(key)) return null;
+      if (!store.has(key)) return null;
       const value = store.get(key);
       return (typeof type === "string" ? type : (type?.type ?? "text")) === "json"
         ? JSON.parse(value)
@@ -64,8 +55,7 @@ export function fakeKv({ initial = {}, fail = {}, holdPuts = false, now } = {}) 
       }
       store.set(key, String(value));
       const { expiration, expirationTtl, metadata } = putOptions ?? {};
-      const at =
-        expirationTtl !== undefined ? Math.floor((now ?? Date.now)() / 1000) + expirationTtl : expiration;
+      const at = expirationTtl !== undefined ? Math.floor(Date.now() / 1000) + expirationTtl : expiration;
       if (at !== undefined || metadata !== undefined) options.set(key, { expiration: at, metadata });
       else options.delete(key);
     },
