@@ -104,9 +104,9 @@ function bindActions() {
   const actions = [
     {
       ...shipped,
-      onExecutePostLogin(event, api) {
+      onExecutePostLogin(event, api, waitUntil) {
         counts.wasm++;
-        return shipped.onExecutePostLogin(event, api);
+        return shipped.onExecutePostLogin(event, api, waitUntil);
       },
     },
     {
