@@ -49,8 +49,8 @@ async function login(worker, event, options) {
 }
 
 /** The M2M record the Action stored, parsed, or null. */
-function storedToken(persistTo) {
-  const raw = kvGet(persistTo, CACHE_KEY);
+async function storedToken(persistTo) {
+  const raw = await kvGet(persistTo, CACHE_KEY);
   if (raw === null) return null;
   const record = JSON.parse(raw).records.M2M;
   return record ? { ...record, token: JSON.parse(record.value) } : null;
@@ -66,14 +66,14 @@ function settled(worker) {
 /** Waits until the M2M record in KV satisfies `predicate`; fails with the identity it saw. */
 function storedTokenWhere(persistTo, predicate, what) {
   return eventually(
-    () => {
-      const stored = storedToken(persistTo);
+    async () => {
+      const stored = await storedToken(persistTo);
       return stored && predicate(stored) ? stored : null;
     },
     {
       what,
-      seen: () => {
-        const stored = storedToken(persistTo);
+      seen: async () => {
+        const stored = await storedToken(persistTo);
         return stored
           ? `client_id ${stored.token.client_id}, audience ${stored.token.audience}`
           : "no M2M record";
@@ -138,13 +138,13 @@ describe("token caching across logins and restarts", () => {
 
   test("KV keeps an 86,400 s token for 86,000 s", async () => {
     const now = Math.floor(Date.now() / 1000);
-    const [entry] = kvList(persistTo);
+    const [entry] = await kvList(persistTo);
     assert.equal(entry.name, CACHE_KEY);
     assert.ok(
       Math.abs(entry.expiration - (now + 86_000)) <= 5,
       `expiration ${entry.expiration - now} s ahead`,
     );
-    const stored = storedToken(persistTo);
+    const stored = await storedToken(persistTo);
     assert.equal(stored.token.access_token, firstToken);
     assert.equal(stored.expires_at, stored.token.use_until);
   });
@@ -226,9 +226,9 @@ describe("short-lived tokens", () => {
     assert.equal(response.status, 200);
     await settled(worker);
     const now = Math.floor(Date.now() / 1000);
-    const [entry] = kvList(persistTo);
+    const [entry] = await kvList(persistTo);
     assert.ok(Math.abs(entry.expiration - (now + 540)) <= 5, `expiration ${entry.expiration - now} s ahead`);
-    const stored = storedToken(persistTo);
+    const stored = await storedToken(persistTo);
     assert.ok(stored.token.use_until < stored.token.expires_at);
     await stopWorker(worker);
     resetSim();
@@ -304,7 +304,7 @@ for (const policy of ["continue", "deny"]) {
           // A write would be logged before the barrier's lines (the Worker logs kv_write once
           // the put resolved): none was, and KV holds nothing.
           assert.equal(count(await worker.logBarrier(), "kv_write"), 0, "nothing written");
-          assert.deepEqual(kvList(persistTo), [], "nothing cached");
+          assert.deepEqual(await kvList(persistTo), [], "nothing cached");
         } finally {
           await stopWorker(worker);
         }

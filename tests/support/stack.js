@@ -2,12 +2,13 @@
 // serving the login handler with local KV. Used by the demo, the end-to-end tests and the
 // benchmark. Everything it starts it stops.
 
-import { spawn, spawnSync } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
 
 import { signBody } from "../../js/signature.js";
 import { startSimulator } from "./simulator.js";
@@ -325,25 +326,30 @@ export function tempPersistDir() {
   return mkdtempSync(join(tmpdir(), "edge-login-kv-"));
 }
 
-function wranglerKv(args, persistTo) {
+// Asynchronous on purpose: a synchronous child blocks the event loop for seconds, and fetch then
+// reuses a keep-alive connection that `wrangler dev` closed meanwhile ("fetch failed").
+async function wranglerKv(args, persistTo) {
   const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
-  const result = spawnSync(
-    process.execPath,
-    [wrangler, "kv", "key", ...args, "--binding", "ACTIONS_CACHE", "--local", "--persist-to", persistTo],
-    { cwd: root, encoding: "utf8", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
-  );
-  if (result.status !== 0) throw new Error(`wrangler kv key ${args[0]} failed: ${result.stderr}`);
-  return result.stdout;
+  try {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [wrangler, "kv", "key", ...args, "--binding", "ACTIONS_CACHE", "--local", "--persist-to", persistTo],
+      { cwd: root, encoding: "utf8", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+    );
+    return stdout;
+  } catch (error) {
+    throw new Error(`wrangler kv key ${args[0]} failed: ${error.stderr ?? error.message}`);
+  }
 }
 
 /** The keys in the local ACTIONS_CACHE namespace, with their KV expiration (epoch seconds). */
-export function kvList(persistTo) {
-  const out = wranglerKv(["list"], persistTo);
+export async function kvList(persistTo) {
+  const out = await wranglerKv(["list"], persistTo);
   return JSON.parse(out.slice(out.indexOf("[")));
 }
 
 /** The raw value of a key in the local ACTIONS_CACHE namespace, or null. */
-export function kvGet(persistTo, key) {
-  if (!kvList(persistTo).some((entry) => entry.name === key)) return null;
+export async function kvGet(persistTo, key) {
+  if (!(await kvList(persistTo)).some((entry) => entry.name === key)) return null;
   return wranglerKv(["get", key, "--text"], persistTo);
 }
