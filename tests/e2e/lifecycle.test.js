@@ -7,7 +7,6 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import {
-  eventually,
   CLIENT_SECRET,
   LOGIN_HANDLER_SECRET,
   WorkerProcess,
