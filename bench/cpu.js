@@ -1,5 +1,5 @@
 // CPU per login outside workerd: the same login handler, Actions runtime and wasm Action (its
-// Node build), driven in Node with an in-memory KV and a fake token endpoint, measured with
+// Node build), driven in Node with the tests' fake KV and a replayed simulator token answer, measured with
 // process.cpuUsage (user + system). Run by bench/run.js in a child process; on its own:
 //
 //   node --expose-gc bench/cpu.js [--hits 10000] [--misses 1000] [--rounds 3] [--json]
@@ -15,6 +15,8 @@ import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 
 import { loginEvent } from "../tests/support/events.js";
+import { fakeKv } from "../tests/support/fake-kv.js";
+import { startSimulator } from "../tests/support/simulator.js";
 
 // The runtime's logger binds console's methods when it is loaded: silence them first, so a login
 // pays for building its log records but not for terminal output. Results go to stdout directly.
@@ -26,36 +28,34 @@ const TENANT = "bench-tenant.eu.auth0.com";
 const ACCOUNT_API = `https://${TENANT}/api/v2/`;
 const USERS = 50;
 
-const b64url = (value) =>
-  Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
+const CLIENT_SECRET = "bench-client-secret-0123456789";
 
-/** A JWT-shaped token like Auth0's (RS256-sized signature, not a real one). */
-function fakeToken() {
-  const iat = Math.floor(Date.now() / 1000);
-  return [
-    b64url({ alg: "RS256", typ: "JWT", kid: "bench-key" }),
-    b64url({
-      iss: `https://${TENANT}/`,
-      sub: "bench-client@clients",
-      aud: ACCOUNT_API,
-      iat,
-      exp: iat + 86_400,
-      scope: "read:users update:users read:roles",
-      gty: "client-credentials",
-      azp: "bench-client",
-    }),
-    Buffer.alloc(256, 7).toString("base64url"),
-  ].join(".");
-}
-
+/**
+ * The token endpoint every login's fetch reaches: one real answer of the tenant simulator,
+ * obtained once and replayed, so the measured CPU holds no RS256 signing and no HTTP. Counts the
+ * token requests.
+ */
 const fakeEndpoint = { requests: 0, body: "" };
-function installFakeFetch() {
-  fakeEndpoint.body = JSON.stringify({
-    access_token: fakeToken(),
-    scope: "read:users update:users read:roles",
-    expires_in: 86_400,
-    token_type: "Bearer",
+async function installTokenEndpoint() {
+  const sim = await startSimulator({
+    clients: [{ clientId: "bench-client", clientSecret: CLIENT_SECRET, audiences: [ACCOUNT_API] }],
   });
+  try {
+    const response = await fetch(`${sim.url}/oauth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        grant_type: "client_credentials",
+        client_id: "bench-client",
+        client_secret: CLIENT_SECRET,
+        audience: ACCOUNT_API,
+      }),
+    });
+    fakeEndpoint.body = await response.text();
+    if (response.status !== 200) throw new Error(`the simulator answered ${response.status}`);
+  } finally {
+    await sim.close();
+  }
   globalThis.fetch = async (_url, init) => {
     fakeEndpoint.requests++;
     if (typeof init?.body === "string") JSON.parse(init.body);
@@ -63,29 +63,11 @@ function installFakeFetch() {
   };
 }
 
-/** Workers KV in memory: get (honouring { type: "text" }), put, delete. */
-function memoryKv() {
-  const store = new Map();
-  return {
-    async get(key, options) {
-      const value = store.has(key) ? store.get(key) : null;
-      const type = typeof options === "string" ? options : (options?.type ?? "text");
-      return value !== null && type === "json" ? JSON.parse(value) : value;
-    },
-    async put(key, value) {
-      store.set(key, String(value));
-    },
-    async delete(key) {
-      store.delete(key);
-    },
-  };
-}
-
 function envFor(clientId) {
   return {
     AUTH0_CUSTOM_DOMAIN: TENANT,
     CLIENT_ID: clientId,
-    CLIENT_SECRET: "bench-client-secret-0123456789",
+    CLIENT_SECRET,
     ACCOUNT_API,
     LOGIN_HANDLER_SECRET,
     ON_TOKEN_ERROR: "continue",
@@ -166,7 +148,7 @@ export async function runCpuBench({ hits = 10_000, misses = 1_000, rounds = 3 } 
   const { signBody } = await import("../js/signature.js");
   const { actionsFor, shippedActions } = await import("./actions/index.js");
   const postLoginActions = shippedActions(await import("../js/actions.js"), wasm);
-  installFakeFetch();
+  await installTokenEndpoint();
   const bodies = await signedBodies(signBody);
   const variants = {
     ours: actionsFor("ours", postLoginActions),
@@ -181,7 +163,7 @@ export async function runCpuBench({ hits = 10_000, misses = 1_000, rounds = 3 } 
   for (const [name, actions] of Object.entries(variants)) {
     const handler = createLoginHandler({ actions });
     const env = envFor(`bench-hit-${name}`);
-    env.ACTIONS_CACHE = memoryKv();
+    env.ACTIONS_CACHE = fakeKv();
     const before = fakeEndpoint.requests;
     await login(handler, request(bodies[0]), env);
     const expected = name === "runtime" ? 0 : 1;
@@ -195,7 +177,7 @@ export async function runCpuBench({ hits = 10_000, misses = 1_000, rounds = 3 } 
   async function missRound(name, count, record) {
     const logins = Array.from({ length: count }, (_, i) => {
       const env = envFor(`bench-miss-${name}-${++missSerial}`);
-      env.ACTIONS_CACHE = memoryKv();
+      env.ACTIONS_CACHE = fakeKv();
       return {
         handler: createLoginHandler({ actions: variants[name] }),
         env,

@@ -11,11 +11,13 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { base64url } from "jose";
 
 import { root } from "../../scripts/lib/setup.js";
 import {
   CLIENT_ID,
   WorkerProcess,
+  eventually,
   freePort,
   loginEvent,
   postLogin,
@@ -38,7 +40,7 @@ after(async () => {
 });
 
 const nowS = () => Math.floor(Date.now() / 1000);
-const b64url = (text) => Buffer.from(text).toString("base64url");
+const b64url = (text) => base64url.encode(text);
 const header = b64url(JSON.stringify({ alg: "RS256", typ: "JWT" }));
 
 /** A valid token issued ~23.6 h ago: cached, usable for ~17 min, and due for refresh. */
@@ -79,6 +81,18 @@ async function control(worker, method, path, body) {
   });
   assert.equal(response.status, 200, `${method} ${path}`);
   return response.json();
+}
+
+/** Waits until no work a login started (`ctx.waitUntil`) is still running in the Worker. */
+function settle(worker) {
+  let last;
+  return eventually(
+    async () => {
+      last = await control(worker, "GET", "/__test/pending");
+      return last.waitUntil === 0;
+    },
+    { what: "the logins' background work finished", seen: () => `${last?.waitUntil} still running` },
+  );
 }
 
 /** The token KV holds for M2M now, or null. */
@@ -266,16 +280,10 @@ async function runRow(row, withToken) {
     assert.equal(login.body.access.denied, false);
     assert.ok(ms < 6500, `login took ${ms.toFixed(0)} ms`);
 
-    // Wait for everything the login started (the background refresh, the KV write).
-    const settledEvent =
-      withToken && row.kvRead !== false
-        ? /^(refresh_failed|kv_write|kv_write_failed|cache_write_failed)$/
-        : /^login$/;
-    const logs = await worker.waitForLogs(
-      (r) => r.some((x) => settledEvent.test(x.event)) && (!row.log || r.some((x) => x.event === row.log)),
-      9000,
-    );
-    await worker.waitForLogs(() => false, 300);
+    // Wait for everything the login started (the background refresh, the KV write) to finish,
+    // then for every line it logged.
+    await settle(worker);
+    const events = (await worker.logBarrier()).map((r) => r.event);
     sim.clearFault();
     await control(worker, "POST", "/__test/kv-faults", { read: null, write: null });
 
@@ -286,7 +294,6 @@ async function runRow(row, withToken) {
       `${requests} token requests, expected ${least}..${most}`,
     );
 
-    const events = worker.logs().map((r) => r.event);
     const after = await cachedToken(worker);
     const issued = sim.issuedTokens.filter((t) => t !== old);
     if (withToken && row.kvRead !== false) {
@@ -347,7 +354,8 @@ describe("panic recovery", () => {
           assert.equal(later.status, 200, later.text);
           assert.equal(later.body.access.denied, false);
         }
-        const logs = await worker.waitForLogs((r) => r.some((x) => x.event === "wasm_instance_replaced"));
+        await settle(worker);
+        const logs = await worker.logBarrier();
         const panic = logs.find((r) => r.event === "panic");
         assert.ok(panic, "the panic hook reported the panic");
         assert.match(panic.message, /deliberate panic/);

@@ -81,18 +81,22 @@ describe("one isolate, many logins", () => {
       "every login succeeds",
     );
     assert.equal(sim.stats.tokenRequests, 1);
-    const logs = await worker.waitForLogs((r) => count(r, "login") >= 200);
+    await worker.expectLogs(
+      (r) => count(r, "login") >= 200 && count(r, "kv_write") >= 1,
+      "200 logins and a kv_write",
+    );
+    const logs = await worker.logBarrier();
     assert.equal(count(logs, "kv_read"), 1, "concurrent cold logins share one KV read");
     assert.equal(count(logs, "kv_write"), 1, "only the request's leader writes the cache");
   });
 
   test("hits from isolate memory make no KV reads", async () => {
-    const before = worker.logs().length;
+    const before = (await worker.logBarrier()).length;
     for (let i = 0; i < 30; i++) {
       const response = await login(worker, `auth0|warm-${i}`);
       assert.equal(response.status, 200);
     }
-    const logs = (await worker.waitForLogs((r) => count(r.slice(before), "login") >= 30)).slice(before);
+    const logs = (await worker.logBarrier()).slice(before);
     assert.equal(count(logs, "kv_read"), 0);
     assert.equal(
       count(logs, "cache_hit", (r) => r.tier === "memory"),
@@ -126,7 +130,13 @@ describe("refresh-ahead", () => {
         logins++;
         await sleep(250);
       }
-      const logs = await worker.waitForLogs(() => false, 1500);
+      // A refresh may still be running: wait until each one started has ended (its token stored,
+      // or its failure logged), then for the barrier that follows their lines.
+      await worker.expectLogs(
+        (r) => count(r, "refresh_started") === count(r, "kv_write") - 1 + count(r, "refresh_failed"),
+        "every background refresh ended",
+      );
+      const logs = await worker.logBarrier();
       const refreshes = count(logs, "refresh_started");
       const inline = count(logs, "cache_miss");
       assert.equal(inline, 1, "only the first login found no token");
@@ -155,8 +165,10 @@ describe("failures do not become request storms", () => {
         assert.equal(response.body.access.denied, false);
       }
       assert.ok(sim.stats.tokenRequests <= 2, `${sim.stats.tokenRequests} token requests`);
-      const logs = await worker.waitForLogs((r) => count(r, "token_request_suppressed") >= 19);
-      assert.ok(count(logs, "token_request_suppressed") >= 18);
+      const logs = await worker.expectLogs(
+        (r) => count(r, "token_request_suppressed") >= 18 && count(r, "token_error") >= 1,
+        "18 suppressed token requests and the token_error",
+      );
       const failure = logs.find((r) => r.event === "token_error");
       assert.equal(failure.likely_cause, "wrong CLIENT_ID or CLIENT_SECRET");
     } finally {
@@ -175,7 +187,7 @@ describe("failures do not become request storms", () => {
       assert.ok(first.ms < 6000, `first login took ${first.ms.toFixed(0)} ms`);
       const second = await login(worker, "auth0|down-2");
       assert.ok(second.ms < 1000, `a cooling-down login took ${second.ms.toFixed(0)} ms`);
-      const logs = await worker.waitForLogs((r) => count(r, "cooldown_started") >= 1);
+      const logs = await worker.expectLogs((r) => count(r, "cooldown_started") >= 1, "cooldown_started");
       assert.equal(logs.find((r) => r.event === "cooldown_started").class, "transient");
     } finally {
       await stopWorker(workers.at(-1));
@@ -222,8 +234,8 @@ describe("Management API", () => {
     assert.deepEqual(response.body.idToken.claims[ROLES_CLAIM], ["admin", "editor"]);
     assert.equal(sim.stats.tokenRequests, 2, "exactly one new token");
     assert.equal(sim.stats.managementByStatus["401"], 1);
-    const logs = await worker.waitForLogs((r) => count(r, "token_discarded") >= 1);
-    assert.equal(count(logs, "token_discarded"), 1);
+    await worker.expectLogs((r) => count(r, "token_discarded") >= 1, "token_discarded");
+    assert.equal(count(await worker.logBarrier(), "token_discarded"), 1);
   });
 
   test("an unknown user: the login goes on without the claim and the error is logged", async () => {
@@ -231,7 +243,7 @@ describe("Management API", () => {
     assert.equal(response.status, 200);
     assert.equal(response.body.access.denied, false);
     assert.equal(response.body.idToken.claims[ROLES_CLAIM], undefined);
-    const logs = await worker.waitForLogs((r) => count(r, "roles_claim_failed") >= 1);
+    const logs = await worker.expectLogs((r) => count(r, "roles_claim_failed") >= 1, "roles_claim_failed");
     assert.match(logs.find((r) => r.event === "roles_claim_failed").message, /404/);
   });
 });

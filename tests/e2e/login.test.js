@@ -12,6 +12,7 @@ import {
   CLIENT_SECRET,
   LOGIN_HANDLER_SECRET,
   WorkerProcess,
+  eventually,
   kvGet,
   kvList,
   loginEvent,
@@ -48,17 +49,37 @@ async function login(worker, event, options) {
 }
 
 /** The M2M record the Action stored, parsed, or null. */
-function storedToken(persistTo) {
-  const raw = kvGet(persistTo, CACHE_KEY);
+async function storedToken(persistTo) {
+  const raw = await kvGet(persistTo, CACHE_KEY);
   if (raw === null) return null;
   const record = JSON.parse(raw).records.M2M;
   return record ? { ...record, token: JSON.parse(record.value) } : null;
 }
 
-/** Waits for the waitUntil KV write of the last login to land. */
-async function settled(worker) {
-  const logs = await worker.waitForLogs((records) => records.some((r) => r.event === "kv_write"), 3000);
-  return logs;
+const count = (logs, event) => logs.filter((r) => r.event === event).length;
+
+/** Waits for the waitUntil KV write of the worker's first login to land (it is logged after). */
+function settled(worker) {
+  return worker.expectLogs((records) => records.some((r) => r.event === "kv_write"), "the login's kv_write");
+}
+
+/** Waits until the M2M record in KV satisfies `predicate`; fails with the identity it saw. */
+function storedTokenWhere(persistTo, predicate, what) {
+  return eventually(
+    async () => {
+      const stored = await storedToken(persistTo);
+      return stored && predicate(stored) ? stored : null;
+    },
+    {
+      what,
+      seen: async () => {
+        const stored = await storedToken(persistTo);
+        return stored
+          ? `client_id ${stored.token.client_id}, audience ${stored.token.audience}`
+          : "no M2M record";
+      },
+    },
+  );
 }
 
 let sim;
@@ -117,13 +138,13 @@ describe("token caching across logins and restarts", () => {
 
   test("KV keeps an 86,400 s token for 86,000 s", async () => {
     const now = Math.floor(Date.now() / 1000);
-    const [entry] = kvList(persistTo);
+    const [entry] = await kvList(persistTo);
     assert.equal(entry.name, CACHE_KEY);
     assert.ok(
       Math.abs(entry.expiration - (now + 86_000)) <= 5,
       `expiration ${entry.expiration - now} s ahead`,
     );
-    const stored = storedToken(persistTo);
+    const stored = await storedToken(persistTo);
     assert.equal(stored.token.access_token, firstToken);
     assert.equal(stored.expires_at, stored.token.use_until);
   });
@@ -135,8 +156,9 @@ describe("token caching across logins and restarts", () => {
       assert.equal(response.body.access.denied, false);
     }
     assert.equal(sim.stats.tokenRequests, 1);
-    const logs = await worker.waitForLogs((r) => r.filter((x) => x.event === "cache_hit").length >= 50);
-    assert.equal(logs.filter((r) => r.event === "cache_hit").length, 50);
+    await worker.expectLogs((r) => count(r, "cache_hit") >= 50, "50 cache_hit records");
+    // Nothing more after them: the barrier's lines come after every line of those logins.
+    assert.equal(count(await worker.logBarrier(), "cache_hit"), 50);
   });
 
   test("a restart on the same persisted KV makes no token request", async () => {
@@ -145,8 +167,7 @@ describe("token caching across logins and restarts", () => {
     const response = await login(worker, loginEvent("auth0|after-restart"));
     assert.equal(response.status, 200);
     assert.equal(sim.stats.tokenRequests, 1);
-    const logs = await worker.waitForLogs((r) => r.some((x) => x.event === "cache_hit"));
-    assert.ok(logs.some((r) => r.event === "cache_hit"));
+    await worker.expectLogs((r) => r.some((x) => x.event === "cache_hit"), "a cache_hit after the restart");
   });
 
   test("changing CLIENT_ID never serves the old token", async () => {
@@ -159,10 +180,17 @@ describe("token caching across logins and restarts", () => {
     assert.equal(response.status, 200);
     assert.equal(sim.stats.tokenRequests, 2);
     assert.equal(sim.stats.byClient[SECOND_CLIENT.clientId], 1);
-    const logs = await settled(worker);
-    assert.ok(logs.some((r) => r.event === "cache_miss" && r.reason === "other_identity"));
-    await worker.waitForLogs(() => storedToken(persistTo)?.token.client_id === SECOND_CLIENT.clientId);
-    assert.notEqual(storedToken(persistTo).token.access_token, firstToken);
+    await worker.expectLogs(
+      (r) => r.some((x) => x.event === "cache_miss" && x.reason === "other_identity"),
+      "a cache_miss for the other identity",
+    );
+    await settled(worker);
+    const stored = await storedTokenWhere(
+      persistTo,
+      (record) => record.token.client_id === SECOND_CLIENT.clientId,
+      "the second client's token in KV",
+    );
+    assert.notEqual(stored.token.access_token, firstToken);
   });
 
   test("changing ACCOUNT_API never serves the old token", async () => {
@@ -173,10 +201,16 @@ describe("token caching across logins and restarts", () => {
     assert.equal(response.status, 200);
     assert.equal(sim.stats.tokenRequests, before + 1);
     assert.equal(sim.requests.at(-1).body.audience, SECOND_AUDIENCE);
-    const logs = await settled(worker);
-    assert.ok(logs.some((r) => r.event === "cache_miss" && r.reason === "other_identity"));
-    await worker.waitForLogs(() => storedToken(persistTo)?.token.audience === SECOND_AUDIENCE);
-    assert.equal(storedToken(persistTo).token.audience, SECOND_AUDIENCE);
+    await worker.expectLogs(
+      (r) => r.some((x) => x.event === "cache_miss" && x.reason === "other_identity"),
+      "a cache_miss for the other identity",
+    );
+    await settled(worker);
+    await storedTokenWhere(
+      persistTo,
+      (record) => record.token.audience === SECOND_AUDIENCE,
+      "the second audience's token in KV",
+    );
     await stopWorker(worker);
   });
 });
@@ -192,9 +226,9 @@ describe("short-lived tokens", () => {
     assert.equal(response.status, 200);
     await settled(worker);
     const now = Math.floor(Date.now() / 1000);
-    const [entry] = kvList(persistTo);
+    const [entry] = await kvList(persistTo);
     assert.ok(Math.abs(entry.expiration - (now + 540)) <= 5, `expiration ${entry.expiration - now} s ahead`);
-    const stored = storedToken(persistTo);
+    const stored = await storedToken(persistTo);
     assert.ok(stored.token.use_until < stored.token.expires_at);
     await stopWorker(worker);
     resetSim();
@@ -260,12 +294,17 @@ for (const policy of ["continue", "deny"]) {
             sim.stats.tokenRequests >= least && sim.stats.tokenRequests <= most,
             `${sim.stats.tokenRequests} token requests`,
           );
-          const logs = await worker.waitForLogs((r) => r.some((x) => x.event === "token_error"));
+          const logs = await worker.expectLogs(
+            (r) => r.some((x) => x.event === "token_error"),
+            "token_error",
+          );
           const failure = logs.find((r) => r.event === "token_error");
-          assert.ok(failure, "token_error logged");
           assert.equal(failure.error, error);
           assert.equal(failure.on_token_error, policy);
-          assert.deepEqual(kvList(persistTo), [], "nothing cached");
+          // A write would be logged before the barrier's lines (the Worker logs kv_write once
+          // the put resolved): none was, and KV holds nothing.
+          assert.equal(count(await worker.logBarrier(), "kv_write"), 0, "nothing written");
+          assert.deepEqual(await kvList(persistTo), [], "nothing cached");
         } finally {
           await stopWorker(worker);
         }
@@ -338,8 +377,10 @@ describe("refused requests", () => {
   });
 
   test("refused requests cost nothing: no KV read, no Action run, no token request", async () => {
-    const logs = worker.logs();
-    assert.ok(logs.filter((r) => r.event === "request_refused").length >= 8, "the refusals were logged");
+    // Every line of the refusals above has been relayed once the barrier's have.
+    const logs = await worker.logBarrier();
+    const refusals = logs.filter((r) => r.event === "request_refused" && r.status !== 404);
+    assert.equal(refusals.length, cases.length, "every refusal was logged");
     assert.deepEqual(
       logs.filter((r) => r.event === "kv_read" || r.component === "m2m-token-action").map((r) => r.event),
       [],

@@ -1,7 +1,8 @@
 // An in-process stack for hostile-input tests: the real login handler, the real Rust/wasm Action
-// (the Node build in build/node), a counting fake KV, a `ctx.waitUntil` collector and a fake Auth0
-// tenant installed as `globalThis.fetch`. One stack is one isolate: the handler's trigger cache
-// and the wasm module's token memory live as long as the process.
+// (the Node build in build/node), the fake KV (fake-kv.js), a `ctx.waitUntil` collector and the
+// tenant simulator (simulator.js) on loopback, with `globalThis.fetch` counting what the Action
+// asks and refusing any other host. One stack is one isolate: the handler's trigger cache and
+// the wasm module's token memory live as long as the process.
 //
 // Everything the stack logs goes to `logs` (console is captured before the handler is loaded,
 // because js/log.js binds console's methods at import time), and every log line and response is
@@ -9,7 +10,9 @@
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { fakeKv } from "./fake-kv.js";
 import { signedLoginRequest } from "./requests.js";
+import { startSimulator } from "./simulator.js";
 
 const NODE_BUILD = new URL("../../build/node/index.js", import.meta.url);
 if (!existsSync(fileURLToPath(NODE_BUILD))) {
@@ -21,12 +24,20 @@ export const logs = [];
 export const leaks = [];
 const MAX_LOGS = 2000;
 const forbidden = [];
+/** The secrets, and every token the simulators issued and its signature. */
+const secrets = function* () {
+  yield* forbidden;
+  for (const sim of simulators) {
+    for (const token of sim.issuedTokens) yield* [token, token.split(".")[2]].filter(Boolean);
+  }
+};
+const simulators = [];
 
 const originalConsole = { log: console.log, info: console.info, warn: console.warn, error: console.error };
 for (const method of Object.keys(originalConsole)) {
   console[method] = (...args) => {
     const line = args.map((a) => (typeof a === "string" ? a : String(a))).join(" ");
-    for (const secret of forbidden) {
+    for (const secret of secrets()) {
       if (line.includes(secret)) leaks.push({ where: `console.${method}`, line: line.slice(0, 200) });
     }
     if (logs.length < MAX_LOGS) logs.push(line);
@@ -44,98 +55,41 @@ const wasmAction = await import(NODE_BUILD.href);
 const { bindPostLoginActions } = await import("../../js/actions.js");
 
 export const URL_BASE = "https://login.example.com";
-export const TENANT = "https://tenant.example.com";
-export const ACCOUNT_API = `${TENANT}/api/v2/`;
 export const CLIENT_ID = "hostile-test-client-id";
 export const CLIENT_SECRET = "cs-7f3a9c1e5b2d4f6a8c0e2a4b6d8f0a1c";
 export const LOGIN_HANDLER_SECRET = "lhs-0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e";
 forbidden.push(CLIENT_SECRET, LOGIN_HANDLER_SECRET);
 
-const b64url = (value) =>
-  Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
-
 /**
- * A fake Auth0 tenant as `globalThis.fetch`: `POST /oauth/token` answers a JWT-shaped token for
- * ACCOUNT_API valid 24 h; anything else is a 404. Counts what it is asked.
+ * The simulator as the Action's tenant: `globalThis.fetch` passes requests for it through and
+ * answers 404 for any other host. `tenant` counts token requests (and those the simulator
+ * refused: a wrong client, secret or audience), other requests, and lists the issued tokens.
  */
-function installFakeTenant() {
+async function startTenant() {
+  const sim = await startSimulator({ clients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }] });
+  simulators.push(sim);
   const tenant = {
-    tokenRequests: 0,
+    sim,
+    get tokenRequests() {
+      return sim.stats.tokenRequests;
+    },
+    get badTokenRequests() {
+      return sim.requests.filter((r) => r.status !== 200).length;
+    },
     otherRequests: 0,
-    badTokenRequests: 0,
-    /** Every access_token issued, for leak checks. */
-    issued: [],
+    get issued() {
+      return sim.issuedTokens;
+    },
   };
-  globalThis.fetch = async (input, init = {}) => {
+  const fetch = globalThis.fetch;
+  globalThis.fetch = async (input, init) => {
     const url = new URL(typeof input === "string" ? input : input.url);
-    const method = (init.method ?? "GET").toUpperCase();
-    if (url.origin === TENANT && url.pathname === "/oauth/token" && method === "POST") {
-      tenant.tokenRequests++;
-      let grant = {};
-      try {
-        grant = JSON.parse(init.body);
-      } catch {
-        // counted below
-      }
-      if (
-        grant.grant_type !== "client_credentials" ||
-        grant.client_id !== CLIENT_ID ||
-        grant.client_secret !== CLIENT_SECRET ||
-        grant.audience !== ACCOUNT_API
-      ) {
-        tenant.badTokenRequests++;
-      }
-      const now = Math.floor(Date.now() / 1000);
-      const signature = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
-      const token = [
-        b64url({ alg: "RS256", typ: "JWT", kid: "hostile" }),
-        b64url({
-          iss: `${TENANT}/`,
-          sub: `${CLIENT_ID}@clients`,
-          aud: ACCOUNT_API,
-          iat: now,
-          exp: now + 86400,
-        }),
-        signature,
-      ].join(".");
-      tenant.issued.push(token);
-      forbidden.push(token, signature);
-      return new Response(
-        JSON.stringify({ access_token: token, expires_in: 86400, token_type: "Bearer", scope: "read:users" }),
-        { status: 200, headers: { "content-type": "application/json" } },
-      );
-    }
-    tenant.otherRequests++;
-    return new Response(JSON.stringify({ statusCode: 404, error: "Not Found" }), {
-      status: 404,
-      headers: { "content-type": "application/json" },
-    });
+    const isTokenRequest = url.origin === sim.url && url.pathname === "/oauth/token";
+    if (!isTokenRequest) tenant.otherRequests++;
+    if (url.origin !== sim.url) return new Response('{"error":"not_found"}', { status: 404 });
+    return fetch(input, init);
   };
   return tenant;
-}
-
-/** An in-memory KV counting gets, puts and deletes. */
-export function fakeKv() {
-  const store = new Map();
-  const kv = {
-    store,
-    gets: 0,
-    puts: 0,
-    deletes: 0,
-    async get(key) {
-      kv.gets++;
-      return store.has(key) ? store.get(key) : null;
-    },
-    async put(key, value) {
-      kv.puts++;
-      store.set(key, value);
-    },
-    async delete(key) {
-      kv.deletes++;
-      store.delete(key);
-    },
-  };
-  return kv;
 }
 
 /**
@@ -150,9 +104,9 @@ function bindActions() {
   const actions = [
     {
       ...shipped,
-      onExecutePostLogin(event, api) {
+      onExecutePostLogin(event, api, waitUntil) {
         counts.wasm++;
-        return shipped.onExecutePostLogin(event, api);
+        return shipped.onExecutePostLogin(event, api, waitUntil);
       },
     },
     {
@@ -168,21 +122,21 @@ function bindActions() {
 }
 
 /**
- * The stack. `send(request)` never throws for a handler failure: it reports it as `threw`.
+ * The stack (a promise of it; `close()` it when done). `send(request)` never throws for a handler failure: it reports it as `threw`.
  * Each call returns the response (status, headers, raw text, parsed JSON or `undefined`) and
  * what the request cost (`delta`: Action calls, KV operations, token and other tenant requests,
  * waitUntil promises), measured after its waitUntil work settled.
  */
-export function createStack({ env: envOverrides = {} } = {}) {
-  const tenant = installFakeTenant();
+export async function createStack({ env: envOverrides = {} } = {}) {
+  const tenant = await startTenant();
   const kv = fakeKv();
   const { actions, counts, probe } = bindActions();
   const handler = createLoginHandler({ actions, now: Date.now });
   const env = {
-    AUTH0_CUSTOM_DOMAIN: TENANT,
+    AUTH0_CUSTOM_DOMAIN: tenant.sim.url,
     CLIENT_ID,
     CLIENT_SECRET,
-    ACCOUNT_API,
+    ACCOUNT_API: tenant.sim.managementAudience,
     LOGIN_HANDLER_SECRET,
     ACTIONS_CACHE: kv,
     ...envOverrides,
@@ -231,7 +185,7 @@ export function createStack({ env: envOverrides = {} } = {}) {
       body = undefined;
     }
     const headerText = [...response.headers].map(([k, v]) => `${k}: ${v}`).join("\n");
-    for (const secret of forbidden) {
+    for (const secret of secrets()) {
       if (text.includes(secret) || headerText.includes(secret)) {
         leaks.push({ where: `response ${response.status}`, line: text.slice(0, 200) });
       }
@@ -243,5 +197,8 @@ export function createStack({ env: envOverrides = {} } = {}) {
   const signedRequest = (body, options = {}) =>
     signedLoginRequest(URL_BASE, body, { secret: LOGIN_HANDLER_SECRET, ...options });
 
-  return { handler, env, kv, tenant, counts, probe, waitUntilFailures, send, signedRequest, snapshot };
+  /** Stops the simulator (the process can then exit). */
+  const close = () => tenant.sim.close();
+
+  return { handler, env, kv, tenant, counts, probe, waitUntilFailures, send, signedRequest, snapshot, close };
 }

@@ -2,12 +2,13 @@
 // serving the login handler with local KV. Used by the demo, the end-to-end tests and the
 // benchmark. Everything it starts it stops.
 
-import { spawn, spawnSync } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
 
 import { signBody } from "../../js/signature.js";
 import { startSimulator } from "./simulator.js";
@@ -40,6 +41,27 @@ function append(kind, items) {
   const dir = process.env.E2E_TRANSCRIPT_DIR;
   if (!dir || items.length === 0) return;
   appendFileSync(join(dir, `${kind}.jsonl`), items.map((item) => JSON.stringify(item)).join("\n") + "\n");
+}
+
+/** How long a test waits for something asynchronous (a log line, a KV write) by default. */
+export const DEADLINE_MS = 20_000;
+
+/**
+ * Polls `check()` until it returns something truthy, and returns that. At the deadline throws
+ * `${what} not seen within N ms; saw: ${seen()}` — never a silent timeout.
+ */
+export async function eventually(
+  check,
+  { what, seen = () => "nothing", timeoutMs = DEADLINE_MS, intervalMs = 50 },
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() >= deadline)
+      throw new Error(`${what} not seen within ${timeoutMs} ms; saw: ${await seen()}`);
+    await sleep(intervalMs);
+  }
 }
 
 /** A free TCP port on 127.0.0.1. */
@@ -205,6 +227,46 @@ export class WorkerProcess {
     return this.logs();
   }
 
+  /**
+   * Waits until `predicate(logs())` holds and returns the logs; at the deadline throws, naming
+   * `what` and listing the events seen (`wrangler dev` relays the Worker's lines with a delay).
+   */
+  async expectLogs(predicate, what, timeoutMs = DEADLINE_MS) {
+    return eventually(() => (predicate(this.logs()) ? this.logs() : null), {
+      what,
+      timeoutMs,
+      seen: () =>
+        `events ${this.logs()
+          .map((r) => r.event)
+          .join(",")}`,
+    });
+  }
+
+  /**
+   * A log barrier: requests an unknown route and waits until both of its traces have arrived —
+   * wrangler's request line on stdout (where the Worker's info records go) and the refusal on
+   * stderr (warnings, errors). Every line the Worker printed for earlier requests has then been
+   * relayed: "nothing was logged" can be asserted on what came before. Returns the logs.
+   */
+  async logBarrier() {
+    this.barriers = (this.barriers ?? 0) + 1;
+    const path = `/__log-barrier-${this.barriers}`;
+    const refusals = () =>
+      this.logs().filter((r) => r.event === "request_refused" && r.status === 404).length;
+    const before = refusals();
+    const response = await fetch(`${this.url}${path}`);
+    await response.text();
+    if (response.status !== 404) throw new Error(`the log barrier answered ${response.status}`);
+    await eventually(
+      () => this.lines.some((line) => line.includes(`GET ${path} 404`)) && refusals() > before,
+      {
+        what: `the log barrier ${path}`,
+        seen: () => this.lines.slice(-5).join(" | "),
+      },
+    );
+    return this.logs();
+  }
+
   async stop() {
     if (this.child.exitCode === null && this.child.signalCode === null) {
       try {
@@ -264,25 +326,30 @@ export function tempPersistDir() {
   return mkdtempSync(join(tmpdir(), "edge-login-kv-"));
 }
 
-function wranglerKv(args, persistTo) {
+// Asynchronous on purpose: a synchronous child blocks the event loop for seconds, and fetch then
+// reuses a keep-alive connection that `wrangler dev` closed meanwhile ("fetch failed").
+async function wranglerKv(args, persistTo) {
   const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
-  const result = spawnSync(
-    process.execPath,
-    [wrangler, "kv", "key", ...args, "--binding", "ACTIONS_CACHE", "--local", "--persist-to", persistTo],
-    { cwd: root, encoding: "utf8", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
-  );
-  if (result.status !== 0) throw new Error(`wrangler kv key ${args[0]} failed: ${result.stderr}`);
-  return result.stdout;
+  try {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [wrangler, "kv", "key", ...args, "--binding", "ACTIONS_CACHE", "--local", "--persist-to", persistTo],
+      { cwd: root, encoding: "utf8", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+    );
+    return stdout;
+  } catch (error) {
+    throw new Error(`wrangler kv key ${args[0]} failed: ${error.stderr ?? error.message}`);
+  }
 }
 
 /** The keys in the local ACTIONS_CACHE namespace, with their KV expiration (epoch seconds). */
-export function kvList(persistTo) {
-  const out = wranglerKv(["list"], persistTo);
+export async function kvList(persistTo) {
+  const out = await wranglerKv(["list"], persistTo);
   return JSON.parse(out.slice(out.indexOf("[")));
 }
 
 /** The raw value of a key in the local ACTIONS_CACHE namespace, or null. */
-export function kvGet(persistTo, key) {
-  if (!kvList(persistTo).some((entry) => entry.name === key)) return null;
+export async function kvGet(persistTo, key) {
+  if (!(await kvList(persistTo)).some((entry) => entry.name === key)) return null;
   return wranglerKv(["get", key, "--text"], persistTo);
 }

@@ -1,6 +1,7 @@
 import { beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { signBody } from "../../js/signature.js";
+import { fakeKv } from "../support/fake-kv.js";
 import { signedLoginRequest } from "../support/requests.js";
 
 // log.js binds console's methods when it is loaded: capture them (and keep the test output
@@ -36,32 +37,6 @@ const validEvent = () => ({
   },
   client: { client_id: "abc", name: "My SPA" },
 });
-
-/** An in-memory KV counting reads and writes; `holdPuts` keeps each put pending until released. */
-function fakeKv({ initial = {}, holdPuts = false } = {}) {
-  const store = new Map(Object.entries(initial));
-  const kv = {
-    store,
-    gets: 0,
-    puts: 0,
-    deletes: 0,
-    releasePuts: () => {},
-    async get(key) {
-      kv.gets++;
-      return store.has(key) ? store.get(key) : null;
-    },
-    async put(key, value) {
-      kv.puts++;
-      if (holdPuts) await new Promise((resolve) => (kv.releasePuts = resolve));
-      store.set(key, value);
-    },
-    async delete(key) {
-      kv.deletes++;
-      store.delete(key);
-    },
-  };
-  return kv;
-}
 
 /**
  * A handler with one JS action (running `onExecute`), a fake KV and a ctx collecting waitUntil

@@ -29,14 +29,15 @@ const RUNS = { mutations: 1000, requests: 1500, events: 1000 };
 // ON_TOKEN_ERROR=deny: a login that could not get a token is denied, so `access.denied: false`
 // proves the Action really had a token. ACTIONS_CACHE_SYNC_SECONDS=0: every accepted login reads
 // KV, so a refused request reaching the cache layer would show as a KV read.
-const stack = createStack({ env: { ON_TOKEN_ERROR: "deny", ACTIONS_CACHE_SYNC_SECONDS: "0" } });
+const stack = await createStack({ env: { ON_TOKEN_ERROR: "deny", ACTIONS_CACHE_SYNC_SECONDS: "0" } });
 
 const unhandled = [];
 process.on("unhandledRejection", (reason) => unhandled.push(reason));
 
 const timings = {};
-after(() => {
+after(async () => {
   process.stderr.write(`# hostile.test.js timings (ms): ${JSON.stringify(timings)}\n`);
+  await stack.close();
 });
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);

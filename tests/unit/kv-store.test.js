@@ -7,6 +7,7 @@ import {
   KvTriggerCache,
   kvKey,
 } from "../../js/runtime/kv-store.js";
+import { fakeKv as sharedFakeKv } from "../support/fake-kv.js";
 
 const START = 1_700_000_000_000;
 let t = START;
@@ -19,36 +20,10 @@ beforeEach(() => {
 const TRIGGER = "post-login";
 const KEY = "actions-cache/post-login";
 
-/** An in-memory Workers KV that records every call. */
-function fakeKv(initial = {}) {
-  const store = new Map(Object.entries(initial));
-  const calls = { get: [], put: [], delete: [] };
-  return {
-    store,
-    calls,
-    async get(key, options) {
-      calls.get.push([key, options]);
-      return store.has(key) ? store.get(key) : null;
-    },
-    async put(key, value, options) {
-      calls.put.push([key, value, options]);
-      store.set(key, value);
-    },
-    async delete(key) {
-      calls.delete.push([key]);
-      store.delete(key);
-    },
-  };
-}
+const fakeKv = (initial = {}) => sharedFakeKv({ initial });
 
 /** A fake KV whose `method` rejects. */
-function failingKv(method) {
-  const kv = fakeKv();
-  kv[method] = async () => {
-    throw new Error(`${method} exploded`);
-  };
-  return kv;
-}
+const failingKv = (method) => sharedFakeKv({ fail: { [method]: `${method} exploded` } });
 
 /** Captures `log(level, event, fields)` calls. */
 function recorder() {
@@ -423,7 +398,7 @@ describe("KvTriggerCache: the isolate's memory tier", () => {
     cache.set("token", "abc", { ttl: 3_600_000 });
     await store.persist(kv);
     assert.equal(cache.dirty, true);
-    kv.put = async (key, value) => kv.store.set(key, value);
+    kv.fail.put = null;
     await store.persist(kv);
     assert.equal(cache.dirty, false);
     assert.equal(JSON.parse(kv.store.get(KEY)).records.token.value, "abc");
