@@ -3,10 +3,10 @@
 // benchmark. Everything it starts it stops.
 
 import { execFile, spawn } from "node:child_process";
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 
@@ -111,6 +111,25 @@ export function workerEnv(sim, overrides = {}) {
 }
 
 /**
+ * `config` without its `[build]` table, as a hidden sibling file (paths stay relative to the same
+ * folder). The test runner builds before it starts a Worker; wrangler dev with a `[build]` command
+ * builds once more when its file watcher is ready and reloads the Worker, and a request in flight
+ * then gets "503 Your worker restarted mid-request" — seen under load.
+ */
+function withoutCustomBuild(config) {
+  const text = readFileSync(config, "utf8");
+  const lines = text.split("\n");
+  const start = lines.findIndex((line) => line.trim() === "[build]");
+  if (start === -1) return config;
+  let end = lines.findIndex((line, i) => i > start && /^\s*\[/.test(line));
+  if (end === -1) end = lines.length;
+  const copy = join(dirname(config), ".wrangler.nobuild.toml");
+  const stripped = [...lines.slice(0, start), ...lines.slice(end)].join("\n");
+  if (!existsSync(copy) || readFileSync(copy, "utf8") !== stripped) writeFileSync(copy, stripped);
+  return copy;
+}
+
+/**
  * A running `wrangler dev`.
  * `lines` collects every line it printed (the Worker's console output included);
  * `logs()` returns the JSON log records among them.
@@ -136,7 +155,7 @@ export class WorkerProcess {
         wrangler,
         "dev",
         "--config",
-        config,
+        withoutCustomBuild(config),
         "--ip",
         "127.0.0.1",
         "--port",
