@@ -6,6 +6,7 @@
 import { describeError } from "../log.js";
 import { createPostLoginApi, emptyResult, MetadataBatch } from "./api.js";
 import { buildEvent } from "./event.js";
+import { suspendExecution } from "./suspend.js";
 import { actionVariables as pickVariables } from "./variables.js";
 
 /** Auth0's limit for one trigger execution. */
@@ -32,7 +33,7 @@ const variablesByEnv = new WeakMap();
  * as long as the environment object lives (a Worker's env does not change within an isolate),
  * so an Action can recognise settings it has already validated by identity.
  */
-function actionVariables(env, action) {
+export function actionVariables(env, action) {
   let perAction = variablesByEnv.get(env);
   if (!perAction) {
     perAction = new Map();
@@ -71,7 +72,7 @@ export async function executePostLogin({
   budgetMs = EXECUTION_BUDGET_MS,
 }) {
   const result = emptyResult();
-  const state = { result, metadata: new MetadataBatch(input.user), cache };
+  const state = { result, metadata: new MetadataBatch(input.user), cache, log, input };
   let current = null;
   let timer;
   const budget = new Promise((resolve) => {
@@ -80,9 +81,9 @@ export async function executePostLogin({
   const run = (async () => {
     for (const action of actions) {
       current = action.name;
-      const event = buildEvent(input, actionVariables(env, action));
-      await action.onExecutePostLogin(event, createPostLoginApi(state, action.name), waitUntil);
-      if (result.access.denied) break;
+      const event = buildEvent(input, actionVariables(env, action), result);
+      await action.onExecutePostLogin(event, createPostLoginApi(state, action.name, event), waitUntil);
+      if (result.access.denied || state.suspended) break;
     }
     return "done";
   })();
@@ -98,6 +99,8 @@ export async function executePostLogin({
   } finally {
     clearTimeout(timer);
   }
+  // A redirect, prompt or MFA challenge suspends the login until POST /continue-login.
+  if (state.suspended) return suspendExecution(state, actions);
   const metadata = state.metadata.apply();
   result.user.app_metadata = metadata.app_metadata;
   result.user.user_metadata = metadata.user_metadata;
