@@ -191,7 +191,7 @@ export function createLoginHandler({ actions, now = Date.now }) {
     const continuation = takeContinuation(result);
     if (!continuation) return null;
     try {
-      await saveContinuation(env.ACTIONS_CACHE, continuation);
+      await saveContinuation(env.ACTIONS_CACHE, continuation, now());
     } catch (error) {
       log("error", "continuation_write_failed", { error: describeError(error) });
       return refuse(500, "server_error", "the login could not be suspended");

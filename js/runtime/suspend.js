@@ -101,9 +101,13 @@ export function takeContinuation(result) {
   return continuation;
 }
 
-/** Stores a continuation in KV with the state's lifetime. */
-export async function saveContinuation(kv, { key, record }) {
-  await kv.put(key, JSON.stringify(record), { expirationTtl: STATE_TTL_SECONDS });
+/**
+ * Stores a continuation in KV with the state's lifetime, stamped with the handler's clock (KV's
+ * own expiry is approximate: the handler also checks `expires_at`).
+ */
+export async function saveContinuation(kv, { key, record }, now = Date.now()) {
+  const stamped = { ...record, created_at: now, expires_at: now + STATE_TTL_SECONDS * 1000 };
+  await kv.put(key, JSON.stringify(stamped), { expirationTtl: STATE_TTL_SECONDS });
 }
 
 /** A pending metadata batch restored from a record. */
