@@ -78,6 +78,8 @@ async function readBody(request, limit) {
 }
 
 const STATE_TTL_MS = STATE_TTL_SECONDS * 1000;
+/** States remembered as used per isolate (KV's delete is the cross-isolate guard). */
+const MAX_CONSUMED_STATES = 10_000;
 const CONTINUE_FIELDS = ["state", "query", "body", "prompt"];
 const isObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
 
@@ -206,7 +208,11 @@ export function createLoginHandler({ actions, now = Date.now }) {
 
   function markConsumed(key) {
     const at = now();
-    for (const [k, until] of consumed) if (until <= at) consumed.delete(k);
+    // Oldest first (insertion order): drop the expired ones, and the oldest beyond the cap.
+    for (const [k, until] of consumed) {
+      if (until > at && consumed.size < MAX_CONSUMED_STATES) break;
+      consumed.delete(k);
+    }
     if (consumed.has(key)) return false;
     consumed.set(key, at + STATE_TTL_MS);
     return true;

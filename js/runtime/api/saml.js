@@ -68,49 +68,67 @@ function validAttributeValue(value) {
   return value === null || scalar(value) || (Array.isArray(value) && value.every(scalar));
 }
 
-export function samlResponseApi(ctx) {
-  const { api } = ctx;
-  const out = {
-    setAttribute(attribute, value) {
-      const method = "api.samlResponse.setAttribute";
-      if (typeof attribute !== "string" || attribute.length === 0) {
-        throw new TypeError(`${method}: attribute must be a non-empty string, got ${typeName(attribute)}`);
-      }
-      if (attribute.length > MAX_SAML_ATTRIBUTE_LENGTH) {
-        throw new RangeError(`${method}: attribute must not exceed ${MAX_SAML_ATTRIBUTE_LENGTH} characters`);
-      }
-      const normalized = value ?? null;
-      if (!validAttributeValue(normalized)) {
-        throw new TypeError(
-          `${method}: value must be a string (≤ ${MAX_SAML_VALUE_LENGTH} characters), number, boolean, null or an array of those`,
-        );
-      }
-      const next = { ...(ctx.result.samlResponse?.attributes ?? {}) };
-      setOwn(next, attribute, normalized);
-      if (Object.keys(next).length > MAX_SAML_ATTRIBUTES) {
-        throw new RangeError(`${method}: at most ${MAX_SAML_ATTRIBUTES} attributes can be set`);
-      }
-      if (byteLength(JSON.stringify(next)) > MAX_SAML_BYTES) {
-        throw new RangeError(`${method}: the SAML attributes must not exceed ${MAX_SAML_BYTES} bytes`);
-      }
-      ctx.section("samlResponse").attributes = next;
-      return api;
-    },
-  };
-  for (const [setter, [key, rule]] of Object.entries(SAML_SETTERS)) {
-    out[setter] = (...args) => {
-      const value =
-        setter === "setNameIdentifierFormat" && args[0] === undefined
-          ? DEFAULT_NAME_IDENTIFIER_FORMAT
-          : args[0];
-      if (!rule.check(value)) {
-        throw new TypeError(
-          `api.samlResponse.${setter}: the value must be ${rule.says}, got ${typeName(value)}`,
-        );
-      }
-      setOwn(ctx.section("samlResponse").configuration, key, Array.isArray(value) ? [...value] : value);
-      return api;
-    };
+/** One instance per api; the setters live on the prototype (built once, cheap per login). */
+class SamlResponseApi {
+  #ctx;
+
+  constructor(ctx) {
+    this.#ctx = ctx;
   }
-  return out;
+
+  setAttribute(attribute, value) {
+    const method = "api.samlResponse.setAttribute";
+    const ctx = this.#ctx;
+    if (typeof attribute !== "string" || attribute.length === 0) {
+      throw new TypeError(`${method}: attribute must be a non-empty string, got ${typeName(attribute)}`);
+    }
+    if (attribute.length > MAX_SAML_ATTRIBUTE_LENGTH) {
+      throw new RangeError(`${method}: attribute must not exceed ${MAX_SAML_ATTRIBUTE_LENGTH} characters`);
+    }
+    const normalized = value ?? null;
+    if (!validAttributeValue(normalized)) {
+      throw new TypeError(
+        `${method}: value must be a string (≤ ${MAX_SAML_VALUE_LENGTH} characters), number, boolean, null or an array of those`,
+      );
+    }
+    const next = { ...(ctx.result.samlResponse?.attributes ?? {}) };
+    setOwn(next, attribute, normalized);
+    if (Object.keys(next).length > MAX_SAML_ATTRIBUTES) {
+      throw new RangeError(`${method}: at most ${MAX_SAML_ATTRIBUTES} attributes can be set`);
+    }
+    if (byteLength(JSON.stringify(next)) > MAX_SAML_BYTES) {
+      throw new RangeError(`${method}: the SAML attributes must not exceed ${MAX_SAML_BYTES} bytes`);
+    }
+    ctx.section("samlResponse").attributes = next;
+    return ctx.api;
+  }
+
+  static {
+    for (const [setter, [key, rule]] of Object.entries(SAML_SETTERS)) {
+      Object.defineProperty(this.prototype, setter, {
+        value: {
+          [setter](...args) {
+            const ctx = this.#ctx;
+            const value =
+              setter === "setNameIdentifierFormat" && args[0] === undefined
+                ? DEFAULT_NAME_IDENTIFIER_FORMAT
+                : args[0];
+            if (!rule.check(value)) {
+              throw new TypeError(
+                `api.samlResponse.${setter}: the value must be ${rule.says}, got ${typeName(value)}`,
+              );
+            }
+            setOwn(ctx.section("samlResponse").configuration, key, Array.isArray(value) ? [...value] : value);
+            return ctx.api;
+          },
+        }[setter],
+        writable: true,
+        configurable: true,
+      });
+    }
+  }
+}
+
+export function samlResponseApi(ctx) {
+  return new SamlResponseApi(ctx);
 }
