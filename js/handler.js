@@ -150,7 +150,7 @@ export function createLoginHandler({ actions, now = Date.now }) {
       return refuse(500, "server_error", "the login handler is not configured");
     }
     const signature = await verifySignature(request.headers.get("x-signature"), body, secret, now() / 1000);
-    if (!signature.ok) {
+    if (signature.ok === false) {
       return refuse(401, "invalid_signature", signature.reason);
     }
     let input;
@@ -297,7 +297,7 @@ export function createLoginHandler({ actions, now = Date.now }) {
       return { response: refuse(500, "server_error", "the login handler is not configured") };
     }
     const signature = await verifySignature(request.headers.get("x-signature"), body, secret, now() / 1000);
-    if (!signature.ok) return { response: refuse(401, "invalid_signature", signature.reason) };
+    if (signature.ok === false) return { response: refuse(401, "invalid_signature", signature.reason) };
     try {
       return { value: JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body)) };
     } catch {

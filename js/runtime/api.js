@@ -127,6 +127,13 @@ export class MetadataBatch {
  * Auth0 does); `phase` is "execute" (onExecutePostLogin) or "continue" (onContinuePostLogin,
  * with `stateId` the state of the redirect being resumed).
  */
+/**
+ * @param {object} state
+ * @param {string} actionName
+ * @param {object} [event]
+ * @param {{ phase?: "execute" | "continue", stateId?: string }} [options]
+ * @returns {import("../types/post-login.js").PostLoginAPI}
+ */
 export function createPostLoginApi(
   state,
   actionName,
@@ -219,7 +226,7 @@ export function createPostLoginApi(
     },
     validation: validationApi(ctx),
   });
-  return api;
+  return /** @type {import("../types/post-login.js").PostLoginAPI} */ (api);
 }
 
 export { jsonCopy, setOwn };

@@ -52,7 +52,15 @@ function continuedInput(record, { stateId, query = {}, body = {}, prompt, now })
  * @param {import("./trigger.js").ActionBinding[]} options.actions
  * @param {object} options.record what `suspendExecution` stored
  * @param {string} options.stateId
- * @param {object} [options.query] @param {object} [options.body] @param {object} [options.prompt]
+ * @param {object} [options.query] the continue request's query
+ * @param {object} [options.body] the continue request's body
+ * @param {object} [options.prompt] what a custom prompt collected
+ * @param {object} options.env the Worker environment
+ * @param {import("./cache.js").TriggerCache} options.cache
+ * @param {(level: string, event: string, fields?: object) => void} options.log
+ * @param {(work: Promise<unknown>) => void} [options.waitUntil]
+ * @param {number} [options.budgetMs]
+ * @param {() => number} [options.now]
  * @returns {Promise<object>} the login result (possibly suspended again)
  * @throws {ContinueError} when the record does not fit the Actions
  */

@@ -21,6 +21,8 @@ export const ACTION_FAILURE_REASON = "Login could not be completed.";
  * @property {(event: object, api: object, waitUntil: (work: Promise<unknown>) => void) => Promise<void> | void} onExecutePostLogin
  *   called as Auth0 calls it, plus `waitUntil` (this runtime's addition): work the Action leaves
  *   running (e.g. a token refresh) is kept alive with `ctx.waitUntil`, then the cache is written
+ * @property {(event: object, api: object, waitUntil: (work: Promise<unknown>) => void) => Promise<void> | void} [onContinuePostLogin]
+ *   called when the login resumes after this Action redirected or rendered a prompt
  * @property {string[]} [secrets] names of Worker variables exposed as `event.secrets`
  * @property {string[]} [configuration] names of Worker variables exposed as `event.configuration`
  */

@@ -32,7 +32,12 @@ export function jsonCopy(method, value) {
   return JSON.parse(text);
 }
 
-/** A non-empty string, at most `max` characters when given. */
+/**
+ * A non-empty string (or empty with `allowEmpty`), at most `max` characters when given.
+ * @param {string} method @param {string} name @param {unknown} value
+ * @param {{ max?: number, allowEmpty?: boolean }} [options]
+ * @returns {string}
+ */
 export function requireString(method, name, value, { max, allowEmpty = false } = {}) {
   if (typeof value !== "string") {
     throw new TypeError(`${method}: ${name} must be a string, got ${typeName(value)}`);
@@ -41,7 +46,7 @@ export function requireString(method, name, value, { max, allowEmpty = false } =
   if (max !== undefined && value.length > max) {
     throw new RangeError(`${method}: ${name} must not exceed ${max} characters`);
   }
-  return value;
+  return /** @type {string} */ (value);
 }
 
 export function requireBoolean(method, name, value) {

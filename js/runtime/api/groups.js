@@ -16,6 +16,7 @@ export class TenantDataUnavailableError extends Error {
 export function groupsApi(ctx) {
   const { event, tenant } = ctx;
   return {
+    /** @param {{ from?: string, take?: number }} [params] */
     async getUserGroups(params = {}) {
       const method = "api.groups.getUserGroups";
       if (typeof params !== "object" || params === null)

@@ -20,7 +20,10 @@ const string = (max) => ({
 const boolean = { check: (v) => typeof v === "boolean", says: "a boolean" };
 const oneOf = (...values) => ({ check: (v) => values.includes(v), says: `one of ${values.join(", ")}` });
 
-/** Setter → [configuration key, rule]. */
+/**
+ * Setter → [configuration key, rule].
+ * @type {Record<string, [string, { check: (value: unknown) => boolean, says: string }]>}
+ */
 export const SAML_SETTERS = {
   setAudience: ["audience", string(2048)],
   setRecipient: ["recipient", string(2048)],

@@ -48,10 +48,22 @@ function requireExpiry(method, name, value) {
 const earliest = (current, next) => (current === null ? next : Math.min(current, next));
 
 /**
+ * @typedef {(method: string, options?: { quiet?: boolean }) => void} RequireEntity
+ */
+
+/**
  * Metadata operations over `holder(create).metadata` (null = untouched; `holder(false)` may be
  * undefined while the section is not in the result), mirrored into `eventObject()`.
  */
-function metadataOps(method, holder, initial, eventObject, { requireEntity }) {
+/**
+ * @param {string} method
+ * @param {(create: boolean) => any} holder
+ * @param {() => object | undefined} initial
+ * @param {() => any} eventObject
+ * @param {{ requireEntity: RequireEntity }} checks
+ */
+function metadataOps(method, holder, initial, eventObject, checks) {
+  const { requireEntity } = checks;
   const current = () => ({ ...(holder(false)?.metadata ?? initial() ?? {}) });
   const commit = (next) => {
     holder(true).metadata = next;
