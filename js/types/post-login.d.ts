@@ -247,9 +247,7 @@ export interface PostLoginAPI {
       take?: number;
       from?: string;
     }): Promise<{ groups: Array<{ id: string; name: string; [key: string]: any }>; next?: string }>;
-    hasGroupMembership(
-      groups: string[],
-    ): Promise<{
+    hasGroupMembership(groups: string[]): Promise<{
       memberships: {
         [group: string]: {
           is_member: boolean;
