@@ -223,6 +223,18 @@ export function createLoginHandler({ actions, now = Date.now }) {
     if (read.response) return read.response;
     const problem = continueRequestProblem(read.value);
     if (problem) return refuse(400, "invalid_request", problem);
+    try {
+      // The same depth and type rules as an event (the query and body become event.request's).
+      const { query = {}, body = {}, prompt = {} } = read.value;
+      validateEventInput({
+        user: { user_id: "-" },
+        request: { query, body },
+        prompt: { id: "-", ...prompt },
+      });
+    } catch (error) {
+      if (error instanceof InvalidEventError) return refuse(400, "invalid_request", error.message);
+      throw error;
+    }
     const { state: stateId, query, body, prompt } = read.value;
     const key = stateKey(stateId);
     if (!markConsumed(key)) return refuse(400, "invalid_state", "unknown, expired or already used state");

@@ -61,6 +61,7 @@ function continuedInput(record, { stateId, query = {}, body = {}, prompt, now })
  * @param {(work: Promise<unknown>) => void} [options.waitUntil]
  * @param {number} [options.budgetMs]
  * @param {() => number} [options.now]
+ * @param {object} [options.tenant] tenant data for api.groups
  * @returns {Promise<object>} the login result (possibly suspended again)
  * @throws {ContinueError} when the record does not fit the Actions
  */
@@ -77,6 +78,7 @@ export async function executeContinuePostLogin({
   waitUntil = () => {},
   budgetMs = EXECUTION_BUDGET_MS,
   now = Date.now,
+  tenant = undefined,
 }) {
   if (record?.v !== RECORD_VERSION) throw new ContinueError("the suspended login has an unknown format");
   const suspended = actions[record.index];
@@ -93,7 +95,7 @@ export async function executeContinuePostLogin({
     log("warn", "mfa_provider_secret_not_kept", { action: record.action });
     result.multifactor = null;
   }
-  const state = { result, metadata: restoreMetadata(record, input.user), cache, log, input, now };
+  const state = { result, metadata: restoreMetadata(record, input.user), cache, log, input, now, tenant };
   let current = record.action;
   let timer;
   const budget = new Promise((resolve) => {

@@ -62,6 +62,7 @@ export function actionVariables(env, action) {
  * @param {(level: string, event: string, fields?: object) => void} options.log
  * @param {(work: Promise<unknown>) => void} [options.waitUntil] keeps background work alive
  * @param {number} [options.budgetMs]
+ * @param {object} [options.tenant] tenant data for api.groups (see js/runtime/api/groups.js)
  * @returns {Promise<object>} the login result (see `emptyResult`), with `error` when an Action failed
  */
 export async function executePostLogin({
@@ -72,9 +73,10 @@ export async function executePostLogin({
   log,
   waitUntil = () => {},
   budgetMs = EXECUTION_BUDGET_MS,
+  tenant = undefined,
 }) {
   const result = emptyResult();
-  const state = { result, metadata: new MetadataBatch(input.user), cache, log, input };
+  const state = { result, metadata: new MetadataBatch(input.user), cache, log, input, tenant };
   let current = null;
   let timer;
   const budget = new Promise((resolve) => {

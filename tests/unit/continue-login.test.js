@@ -421,3 +421,16 @@ describe("across the round trip", () => {
     assert.ok(logs.some((l) => l.event === "mfa_provider_secret_not_kept"));
   });
 });
+
+describe("continue request limits", () => {
+  test("a query nested deeper than an event may be → 400 invalid_request, and the state stays usable", async () => {
+    const h = harness([documentedRedirect()]);
+    const first = await h.login(event());
+    let deep = {};
+    for (let i = 0; i < 80; i++) deep = { d: deep };
+    const response = await h.resume({ state: first.body.state, query: deep });
+    assert.equal(response.status, 400);
+    assert.equal(response.body.error, "invalid_request");
+    assert.ok(h.kv.store.has(stateKey(first.body.state)));
+  });
+});
