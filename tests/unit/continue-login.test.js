@@ -202,6 +202,21 @@ describe("the redirect round trip (Auth0's documented example)", () => {
     assert.equal(h.kv.store.has(stateKey(state)), false, "the record is deleted on use");
   });
 
+  test("within an isolate a state is refused a second time even while KV still returns it", async () => {
+    const kv = fakeKv();
+    kv.delete = async () => {}; // KV's delete not visible yet (eventual consistency)
+    const redirect = documentedRedirect();
+    const h = harness([redirect], { kv });
+    const first = await h.login(event());
+    const { state, back } = externalSite(first.body.redirect.url);
+    const [a, b] = await Promise.all([
+      h.resume({ state, body: { my_token: back } }),
+      h.resume({ state, body: { my_token: back } }),
+    ]);
+    assert.deepEqual([a.status, b.status].sort(), [200, 400]);
+    assert.equal(redirect.calls.continue, 1);
+  });
+
   test("a state used once is refused by another isolate too (deleted from KV)", async () => {
     const kv = fakeKv();
     const redirect = documentedRedirect();
