@@ -70,7 +70,7 @@ describe("redirect round trip under wrangler dev", () => {
       undefined,
       "the later Action has not run",
     );
-    assert.ok(kvList(persistTo).some((entry) => entry.name === stateKey(first.body.state)));
+    assert.ok((await kvList(persistTo)).some((entry) => entry.name === stateKey(first.body.state)));
     back = signHs256(
       { state: first.body.state, exp: Math.floor(Date.now() / 1000) + 60, consent: "granted" },
       REDIRECT_SECRET,
@@ -85,7 +85,7 @@ describe("redirect round trip under wrangler dev", () => {
     assert.equal(second.body.accessToken.claims["https://example.com/step"], 2);
     assert.equal(second.body.redirect, null);
     assert.ok(
-      !kvList(persistTo).some((entry) => entry.name === stateKey(first.body.state)),
+      !(await kvList(persistTo)).some((entry) => entry.name === stateKey(first.body.state)),
       "deleted on use",
     );
   });
