@@ -4,6 +4,8 @@
 //   body: a post-login event (v3 shape) without `secrets`; `user.user_id` required
 //   200 → { access, idToken, accessToken, user, multifactor, redirect[, error] }
 //   4xx/5xx → { error, error_description }
+//   POST /continue-login   same headers; body { state, query?, body?, prompt? }: resumes a login
+//   that an Action suspended (redirect, custom prompt, MFA challenge); same 200 shape
 //   GET /healthz → 200
 //
 // Everything a refused request could cost is behind the signature check: no KV read, no token
@@ -12,6 +14,8 @@
 import { InvalidEventError, validateEventInput } from "./runtime/event.js";
 import { KvTriggerCache } from "./runtime/kv-store.js";
 import { executePostLogin } from "./runtime/trigger.js";
+import { ContinueError, executeContinuePostLogin } from "./runtime/continue.js";
+import { saveContinuation, STATE_TTL_SECONDS, stateKey, takeContinuation } from "./runtime/suspend.js";
 import { verifySignature } from "./signature.js";
 import { createLogger, describeError } from "./log.js";
 
@@ -73,6 +77,34 @@ async function readBody(request, limit) {
   return body;
 }
 
+const STATE_TTL_MS = STATE_TTL_SECONDS * 1000;
+/** States remembered as used per isolate (KV's delete is the cross-isolate guard). */
+const MAX_CONSUMED_STATES = 10_000;
+const CONTINUE_FIELDS = ["state", "query", "body", "prompt"];
+const isObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** Why a /continue-login body is refused, or null. */
+function continueRequestProblem(value) {
+  if (!isObject(value)) return "the body must be a JSON object";
+  for (const field of Object.keys(value)) {
+    if (!CONTINUE_FIELDS.includes(field))
+      return `unknown field "${field.length > 64 ? `${field.slice(0, 64)}…` : field}"`;
+  }
+  if (typeof value.state !== "string" || !/^[A-Za-z0-9_-]{16,128}$/.test(value.state)) {
+    return '"state" is required: the state of the suspended login';
+  }
+  for (const field of ["query", "body", "prompt"]) {
+    if (value[field] !== undefined && !isObject(value[field])) return `"${field}" must be an object`;
+  }
+  if (value.prompt) {
+    for (const key of Object.keys(value.prompt)) {
+      if (key !== "fields" && key !== "vars") return '"prompt" may only carry "fields" and "vars"';
+      if (!isObject(value.prompt[key])) return `"prompt.${key}" must be an object`;
+    }
+  }
+  return null;
+}
+
 function isJson(contentType) {
   const type = (contentType ?? "").split(";")[0].trim().toLowerCase();
   return type === "application/json";
@@ -118,7 +150,7 @@ export function createLoginHandler({ actions, now = Date.now }) {
       return refuse(500, "server_error", "the login handler is not configured");
     }
     const signature = await verifySignature(request.headers.get("x-signature"), body, secret, now() / 1000);
-    if (!signature.ok) {
+    if (signature.ok === false) {
       return refuse(401, "invalid_signature", signature.reason);
     }
     let input;
@@ -142,6 +174,8 @@ export function createLoginHandler({ actions, now = Date.now }) {
       ctx.waitUntil(Promise.resolve(work).then(() => store.persist(env.ACTIONS_CACHE)));
     const result = await executePostLogin({ actions, input, env, cache, log, waitUntil });
     ctx.waitUntil(store.persist(env.ACTIONS_CACHE));
+    const suspended = await suspend(env, result);
+    if (suspended) return suspended;
     log("info", "login", {
       user_id: input.user.user_id,
       denied: result.access.denied,
@@ -149,6 +183,138 @@ export function createLoginHandler({ actions, now = Date.now }) {
       ...(result.error ? { error: result.error.code } : {}),
     });
     return json(200, result);
+  }
+
+  /**
+   * Stores what a suspended login needs to resume (KV, see js/runtime/suspend.js). A login
+   * that cannot be resumed is not handed out: a failed write answers 500.
+   */
+  async function suspend(env, result) {
+    const continuation = takeContinuation(result);
+    if (!continuation) return null;
+    try {
+      await saveContinuation(env.ACTIONS_CACHE, continuation, now());
+    } catch (error) {
+      log("error", "continuation_write_failed", { error: describeError(error) });
+      return refuse(500, "server_error", "the login could not be suspended");
+    }
+    log("info", "login_suspended", { action: continuation.record.action, kind: continuation.record.kind });
+    return null;
+  }
+
+  // States consumed by this isolate: a second request with the same state is refused here even
+  // before KV's delete is visible (KV is eventually consistent across locations).
+  const consumed = new Map();
+
+  function markConsumed(key) {
+    const at = now();
+    // Oldest first (insertion order): drop the expired ones, and the oldest beyond the cap.
+    for (const [k, until] of consumed) {
+      if (until > at && consumed.size < MAX_CONSUMED_STATES) break;
+      consumed.delete(k);
+    }
+    if (consumed.has(key)) return false;
+    consumed.set(key, at + STATE_TTL_MS);
+    return true;
+  }
+
+  async function continueLogin(request, env, ctx) {
+    const read = await readSignedJson(request, env);
+    if (read.response) return read.response;
+    const problem = continueRequestProblem(read.value);
+    if (problem) return refuse(400, "invalid_request", problem);
+    try {
+      // The same depth and type rules as an event (the query and body become event.request's).
+      const { query = {}, body = {}, prompt = {} } = read.value;
+      validateEventInput({
+        user: { user_id: "-" },
+        request: { query, body },
+        prompt: { id: "-", ...prompt },
+      });
+    } catch (error) {
+      if (error instanceof InvalidEventError) return refuse(400, "invalid_request", error.message);
+      throw error;
+    }
+    const { state: stateId, query, body, prompt } = read.value;
+    const key = stateKey(stateId);
+    if (!markConsumed(key)) return refuse(400, "invalid_state", "unknown, expired or already used state");
+    let record;
+    try {
+      const text = await env.ACTIONS_CACHE.get(key);
+      record = text === null ? null : JSON.parse(text);
+      if (record !== null) await env.ACTIONS_CACHE.delete(key);
+    } catch (error) {
+      log("error", "continuation_read_failed", { error: describeError(error) });
+      return refuse(500, "server_error", "the suspended login could not be read");
+    }
+    if (record === null || typeof record !== "object" || !(record.expires_at > now())) {
+      return refuse(400, "invalid_state", "unknown, expired or already used state");
+    }
+    const store = cacheFor(env);
+    const { cache, kvRead } = await store.forLogin(env.ACTIONS_CACHE);
+    const waitUntil = (work) =>
+      ctx.waitUntil(Promise.resolve(work).then(() => store.persist(env.ACTIONS_CACHE)));
+    let result;
+    try {
+      result = await executeContinuePostLogin({
+        actions,
+        record,
+        stateId,
+        query,
+        body,
+        prompt,
+        env,
+        cache,
+        log,
+        waitUntil,
+        now,
+      });
+    } catch (error) {
+      if (!(error instanceof ContinueError)) throw error;
+      return refuse(400, "invalid_state", error.message);
+    }
+    ctx.waitUntil(store.persist(env.ACTIONS_CACHE));
+    const suspended = await suspend(env, result);
+    if (suspended) return suspended;
+    log("info", "login_continued", {
+      user_id: record.input?.user?.user_id,
+      action: record.action,
+      denied: result.access.denied,
+      kv_read: kvRead,
+      ...(result.error ? { error: result.error.code } : {}),
+    });
+    return json(200, result);
+  }
+
+  /** Content type, size, signature (before anything else costs), then UTF-8 JSON. */
+  async function readSignedJson(request, env) {
+    if (!isJson(request.headers.get("content-type"))) {
+      return { response: refuse(415, "unsupported_media_type", "Content-Type must be application/json") };
+    }
+    let body;
+    try {
+      body = await readBody(request, MAX_BODY_BYTES);
+    } catch (error) {
+      if (!(error instanceof UnreadableBodyError)) throw error;
+      return { response: refuse(400, "invalid_request", "the body could not be read") };
+    }
+    if (body === null) {
+      return {
+        response: refuse(413, "payload_too_large", `the body must not exceed ${MAX_BODY_BYTES} bytes`),
+      };
+    }
+    const secret = env.LOGIN_HANDLER_SECRET;
+    if (typeof secret !== "string" || secret.length === 0) {
+      log("error", "config_invalid", { setting: "LOGIN_HANDLER_SECRET", message: "is missing or empty" });
+      return { response: refuse(500, "server_error", "the login handler is not configured") };
+    }
+    const signature = await verifySignature(request.headers.get("x-signature"), body, secret, now() / 1000);
+    if (signature.ok === false) return { response: refuse(401, "invalid_signature", signature.reason) };
+    try {
+      return { value: JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body)) };
+    } catch {
+      return { response: refuse(400, "invalid_request", "the body must be UTF-8 encoded JSON") };
+    }
   }
 
   return {
@@ -166,6 +332,12 @@ export function createLoginHandler({ actions, now = Date.now }) {
             return refuse(405, "method_not_allowed", "use POST", { allow: "POST" });
           }
           return await postLogin(request, env, ctx);
+        }
+        if (pathname === "/continue-login") {
+          if (request.method !== "POST") {
+            return refuse(405, "method_not_allowed", "use POST", { allow: "POST" });
+          }
+          return await continueLogin(request, env, ctx);
         }
         return refuse(404, "not_found", "no such route");
       } catch (error) {

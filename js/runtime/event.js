@@ -22,6 +22,7 @@ export const OBJECT_FIELDS = [
   "refresh_token",
   "prompt",
   "security_context",
+  "session_transfer_token",
 ];
 
 /** Fields the runtime supplies; a caller must never send them. */
@@ -76,6 +77,61 @@ export const FIELD_TYPES = {
   "organization.metadata": "object",
   "stats.logins_count": "number",
   "resource_server.identifier": "string",
+  "client.refresh_token": "object",
+  "request.asn": "string",
+  "custom_domain.domain": "string",
+  "custom_domain.domain_metadata": "object",
+  "transaction.acr_values": "array",
+  "transaction.linking_id": "string",
+  "transaction.locale": "string",
+  "transaction.login_hint": "string",
+  "transaction.prompt": "array",
+  "transaction.redirect_uri": "string",
+  "transaction.requested_authorization_details": "array",
+  "transaction.response_mode": "string",
+  "transaction.response_type": "array",
+  "transaction.state": "string",
+  "transaction.ui_locales": "array",
+  "transaction.actor": "object",
+  "transaction.actor_token_type": "string",
+  "transaction.correlation_id": "string",
+  "transaction.subject_token_type": "string",
+  "authentication.riskAssessment": "object",
+  "prompt.id": "string",
+  "prompt.fields": "object",
+  "prompt.vars": "object",
+  "session.id": "string",
+  "session.actor": "object",
+  "session.authenticated_at": "string",
+  "session.clients": "array",
+  "session.cookie": "object",
+  "session.created_at": "string",
+  "session.device": "object",
+  "session.expires_at": "string",
+  "session.idle_expires_at": "string",
+  "session.last_interacted_at": "string",
+  "session.metadata": "object",
+  "session.session_transfer": "object",
+  "session.updated_at": "string",
+  "session.user_id": "string",
+  "refresh_token.id": "string",
+  "refresh_token.client_id": "string",
+  "refresh_token.created_at": "string",
+  "refresh_token.device": "object",
+  "refresh_token.expires_at": "string",
+  "refresh_token.idle_expires_at": "string",
+  "refresh_token.last_exchanged_at": "string",
+  "refresh_token.metadata": "object",
+  "refresh_token.resource_servers": "array",
+  "refresh_token.rotating": "boolean",
+  "refresh_token.session_id": "string",
+  "refresh_token.session_transfer": "object",
+  "refresh_token.user_id": "string",
+  "security_context.ja3": "string",
+  "security_context.ja4": "string",
+  "session_transfer_token.client_id": "string",
+  "session_transfer_token.request": "object",
+  "session_transfer_token.scope": "array",
 };
 
 /** Deepest nesting of objects and arrays accepted in an event (real events nest a few levels). */
@@ -154,18 +210,6 @@ function exceedsDepth(value, limit) {
   return false;
 }
 
-/** Freezes `value` and everything in it. Iterative, like `exceedsDepth`. */
-function deepFreeze(value) {
-  const stack = [value];
-  while (stack.length) {
-    const node = stack.pop();
-    if (typeof node !== "object" || node === null || Object.isFrozen(node)) continue;
-    Object.freeze(node);
-    for (const key of Object.keys(node)) stack.push(node[key]);
-  }
-  return value;
-}
-
 /** Picks the named variables from the Worker environment (string values only). */
 export function pickStrings(env, names) {
   const out = {};
@@ -176,23 +220,53 @@ export function pickStrings(env, names) {
 }
 
 /**
- * The read-only event an Action receives: the validated input, with the defaults Auth0 always
- * provides, plus this Action's `secrets` and `configuration`.
- * The input is frozen in place (not copied): it is this login's own parsed body.
+ * The event one Action receives: a writable copy of the validated input (as in Auth0, an Action may
+ * change its event; the change reaches neither the caller's input, nor another Action's event, nor
+ * another login), with the defaults Auth0 always provides, the changes earlier Actions made
+ * through the api that Auth0 reflects in the event (`pending`: the login result so far —
+ * transaction metadata, session and refresh token metadata, cookie mode), and this Action's
+ * `secrets` and `configuration`. Those two are the same frozen objects on every login for as long
+ * as the Worker's environment lives (the Rust Action recognises its settings by identity), and
+ * read-only properties, as `readonly` in @auth0/actions.
  */
-export function buildEvent(input, { secrets = {}, configuration = {} } = {}) {
-  const user = input.user;
-  const withDefaults = {
-    ...input,
-    user: {
-      ...user,
-      app_metadata: user.app_metadata ?? {},
-      user_metadata: user.user_metadata ?? {},
-      identities: user.identities ?? [],
-    },
-    stats: input.stats ?? { logins_count: 0 },
-    secrets,
-    configuration,
-  };
-  return deepFreeze(withDefaults);
+export function buildEvent(input, { secrets = {}, configuration = {} } = {}, pending = null) {
+  const event = structuredClone(input);
+  const user = event.user;
+  user.app_metadata ??= {};
+  user.user_metadata ??= {};
+  user.identities ??= [];
+  event.stats ??= { logins_count: 0 };
+  if (event.transaction) event.transaction.metadata ??= {};
+  if (pending) applyPending(event, pending);
+  Object.defineProperty(event, "secrets", {
+    value: secrets,
+    enumerable: true,
+    writable: false,
+    configurable: false,
+  });
+  Object.defineProperty(event, "configuration", {
+    value: configuration,
+    enumerable: true,
+    writable: false,
+    configurable: false,
+  });
+  return event;
+}
+
+/** Reflects what earlier Actions changed (see `emptyResult` in api.js) into a fresh event. */
+function applyPending(event, result) {
+  const transactionMetadata = result.transaction?.metadata;
+  if (transactionMetadata) {
+    event.transaction ??= {};
+    event.transaction.metadata = { ...transactionMetadata };
+  }
+  const session = result.session;
+  if (session && event.session && Object.keys(event.session).length > 0) {
+    if (session.metadata) event.session.metadata = { ...session.metadata };
+    if (session.cookieMode)
+      event.session.cookie = { ...(event.session.cookie ?? {}), mode: session.cookieMode };
+  }
+  if (result.refreshToken?.metadata && event.refresh_token) {
+    event.refresh_token.metadata = { ...result.refreshToken.metadata };
+  }
 }

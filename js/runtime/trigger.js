@@ -6,6 +6,7 @@
 import { describeError } from "../log.js";
 import { createPostLoginApi, emptyResult, MetadataBatch } from "./api.js";
 import { buildEvent } from "./event.js";
+import { suspendExecution } from "./suspend.js";
 import { actionVariables as pickVariables } from "./variables.js";
 
 /** Auth0's limit for one trigger execution. */
@@ -20,6 +21,8 @@ export const ACTION_FAILURE_REASON = "Login could not be completed.";
  * @property {(event: object, api: object, waitUntil: (work: Promise<unknown>) => void) => Promise<void> | void} onExecutePostLogin
  *   called as Auth0 calls it, plus `waitUntil` (this runtime's addition): work the Action leaves
  *   running (e.g. a token refresh) is kept alive with `ctx.waitUntil`, then the cache is written
+ * @property {(event: object, api: object, waitUntil: (work: Promise<unknown>) => void) => Promise<void> | void} [onContinuePostLogin]
+ *   called when the login resumes after this Action redirected or rendered a prompt
  * @property {string[]} [secrets] names of Worker variables exposed as `event.secrets`
  * @property {string[]} [configuration] names of Worker variables exposed as `event.configuration`
  */
@@ -32,7 +35,7 @@ const variablesByEnv = new WeakMap();
  * as long as the environment object lives (a Worker's env does not change within an isolate),
  * so an Action can recognise settings it has already validated by identity.
  */
-function actionVariables(env, action) {
+export function actionVariables(env, action) {
   let perAction = variablesByEnv.get(env);
   if (!perAction) {
     perAction = new Map();
@@ -59,6 +62,7 @@ function actionVariables(env, action) {
  * @param {(level: string, event: string, fields?: object) => void} options.log
  * @param {(work: Promise<unknown>) => void} [options.waitUntil] keeps background work alive
  * @param {number} [options.budgetMs]
+ * @param {object} [options.tenant] tenant data for api.groups (see js/runtime/api/groups.js)
  * @returns {Promise<object>} the login result (see `emptyResult`), with `error` when an Action failed
  */
 export async function executePostLogin({
@@ -69,9 +73,10 @@ export async function executePostLogin({
   log,
   waitUntil = () => {},
   budgetMs = EXECUTION_BUDGET_MS,
+  tenant = undefined,
 }) {
   const result = emptyResult();
-  const state = { result, metadata: new MetadataBatch(input.user), cache };
+  const state = { result, metadata: new MetadataBatch(input.user), cache, log, input, tenant };
   let current = null;
   let timer;
   const budget = new Promise((resolve) => {
@@ -80,9 +85,9 @@ export async function executePostLogin({
   const run = (async () => {
     for (const action of actions) {
       current = action.name;
-      const event = buildEvent(input, actionVariables(env, action));
-      await action.onExecutePostLogin(event, createPostLoginApi(state, action.name), waitUntil);
-      if (result.access.denied) break;
+      const event = buildEvent(input, actionVariables(env, action), result);
+      await action.onExecutePostLogin(event, createPostLoginApi(state, action.name, event), waitUntil);
+      if (result.access.denied || state.suspended) break;
     }
     return "done";
   })();
@@ -98,6 +103,8 @@ export async function executePostLogin({
   } finally {
     clearTimeout(timer);
   }
+  // A redirect, prompt or MFA challenge suspends the login until POST /continue-login.
+  if (state.suspended) return suspendExecution(state, actions);
   const metadata = state.metadata.apply();
   result.user.app_metadata = metadata.app_metadata;
   result.user.user_metadata = metadata.user_metadata;

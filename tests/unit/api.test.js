@@ -372,6 +372,7 @@ describe("api.redirect.sendUserTo", () => {
     assert.equal(api.redirect.sendUserTo("https://app.example.com/consent"), api);
     assert.deepEqual(state.result.redirect, {
       url: "https://app.example.com/consent",
+      action: "first",
     });
   });
 

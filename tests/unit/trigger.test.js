@@ -170,13 +170,15 @@ describe("executePostLogin", () => {
     assert.deepEqual(seen(bare), { secrets: {}, configuration: {} });
   });
 
-  test("actions receive a frozen event built from the input", async () => {
-    const a = action("a");
-    await run([a]);
-    const { event } = a.calls[0];
-    assert.equal(event.user.user_id, "auth0|1");
-    assert.ok(Object.isFrozen(event));
-    assert.ok(Object.isFrozen(event.user.app_metadata));
+  test("actions receive their own writable event built from the input", async () => {
+    const a = action("a", (event) => {
+      event.user.app_metadata.plan = "changed by a";
+    });
+    const b = action("b");
+    await run([a, b]);
+    assert.equal(a.calls[0].event.user.user_id, "auth0|1");
+    assert.equal(a.calls[0].event.user.app_metadata.plan, "changed by a");
+    assert.equal(b.calls[0].event.user.app_metadata.plan, "free");
   });
 
   test("a deny stops the later actions", async () => {
