@@ -913,7 +913,6 @@ describe("explicit hostile cases", () => {
       api.idToken.setCustomClaim("__proto__", { polluted: true });
       api.accessToken.setCustomClaim("constructor", { prototype: { polluted: true } });
       api.cache.set("__proto__", "polluted");
-      api.redirect.sendUserTo("https://example.com/next", { query: JSON.parse('{"__proto__":"x"}') });
     };
     try {
       const response = await sendSigned(
@@ -943,6 +942,26 @@ describe("explicit hostile cases", () => {
       assertLogin(await sendSigned(JSON.stringify(validEvent())), { clean: false });
       assert.equal(read?.value, "polluted");
       assertPrototypesUnchanged(before);
+    } finally {
+      stack.probe.onExecute = null;
+    }
+  });
+
+  test('a redirect with a "__proto__" query key: a plain parameter, no pollution', async () => {
+    const before = prototypeSnapshot();
+    stack.probe.onExecute = (_event, api) => {
+      api.redirect.sendUserTo("https://example.com/next", { query: JSON.parse('{"__proto__":"x"}') });
+    };
+    try {
+      const response = await sendSigned(JSON.stringify(validEvent()));
+      assertHandled(response);
+      assert.equal(response.status, 200, response.text);
+      assertPrototypesUnchanged(before);
+      // A redirect suspends the login (Auth0): the result carries the redirect and a state.
+      const url = new URL(response.body.redirect.url);
+      assert.equal(url.origin + url.pathname, "https://example.com/next");
+      assert.equal(url.searchParams.get("__proto__"), "x");
+      assert.equal(typeof response.body.state, "string");
     } finally {
       stack.probe.onExecute = null;
     }
