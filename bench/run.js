@@ -14,7 +14,7 @@
 // scenario and a compact table at the end. See bench/README.md.
 
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,8 +58,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 const SNAPSHOT = mkdtempSync(join(os.tmpdir(), "edge-login-bench-src-"));
 cpSync(join(root, "js"), join(SNAPSHOT, "js"), { recursive: true });
 cpSync(join(root, "build"), join(SNAPSHOT, "build"), { recursive: true });
-mkdirSync(join(SNAPSHOT, "tests", "support"), { recursive: true });
-cpSync(join(root, "tests", "support", "events.js"), join(SNAPSHOT, "tests", "support", "events.js"));
+mkdirSync(join(SNAPSHOT, "tests"), { recursive: true });
+// The CPU bench uses the test support's fake KV, events and one simulator answer.
+cpSync(join(root, "tests", "support"), join(SNAPSHOT, "tests", "support"), { recursive: true });
+// Packages (jose for the simulator) resolve from the repository's node_modules.
+symlinkSync(join(root, "node_modules"), join(SNAPSHOT, "node_modules"), "dir");
 cpSync(here, join(SNAPSHOT, "bench"), {
   recursive: true,
   filter: (source) => !/[\\/](results|\.wrangler|node_modules)$/.test(source),
