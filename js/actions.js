@@ -18,7 +18,8 @@ export class ActionPanicError extends Error {
  * Binds the Rust Action from a wasm-bindgen module (`build/index.js`, or the test build).
  *
  * The Action's exports and their contracts (`src/wasm.rs`):
- * - `onExecutePostLogin(event, api, waitUntil)` returns a `Promise<void>`; work it leaves
+ * - `onExecutePostLogin(event, api, waitUntil)` returns a `Promise<void>` — for a login that
+ *   finished without waiting, always the same resolved one (`finishedLogin()`); work it leaves
  *   running (a token refresh) is handed to `waitUntil`;
  * - `secretNames()` / `configurationNames()` list what it reads from `event.secrets` and
  *   `event.configuration`, which it decodes once per object: the runtime hands out the same
@@ -52,6 +53,9 @@ export function bindPostLoginActions(wasm) {
     reinitScheduled = true;
   }
 
+  // A login that finished without waiting returns this already-resolved promise: nothing to track.
+  let finished = wasm.finishedLogin();
+
   const guarded = (action, fn) => (event, api, waitUntil) => {
     const onFreshInstance = reinitScheduled;
     reinitScheduled = false;
@@ -62,8 +66,12 @@ export function bindPostLoginActions(wasm) {
       trapped(action, error);
       throw error;
     } finally {
-      if (onFreshInstance) log("warn", "wasm_instance_replaced", { action });
+      if (onFreshInstance) {
+        log("warn", "wasm_instance_replaced", { action });
+        finished = wasm.finishedLogin(); // the fresh instance's own
+      }
     }
+    if (result === finished) return result;
     return new Promise((resolve, reject) => {
       inFlight.add(reject);
       const settle = (done) => (value) => {

@@ -91,6 +91,9 @@ extern "C" {
 thread_local! {
     /// This isolate's memory and decisions.
     static ISOLATE: Rc<Isolate<SettingsObjects>> = Isolate::new();
+    /// The promise every login that finished without waiting returns: one resolved promise,
+    /// not a new one per hit.
+    static FINISHED: Promise = Promise::resolve(&JsValue::UNDEFINED);
 }
 
 fn isolate() -> Rc<Isolate<SettingsObjects>> {
@@ -368,7 +371,7 @@ pub fn on_execute_post_login(event: Event, api: Api, wait_until: Option<Function
     };
     let login = isolate().on_execute_post_login(host, inputs(&event), || user_id(&event));
     let Login::Pending(effects) = login else {
-        return Promise::resolve(&JsValue::UNDEFINED);
+        return finished_login();
     };
     future_to_promise(async move {
         let effects = effects.await;
@@ -473,6 +476,13 @@ impl ManagementApi {
     pub fn get_user_permissions(&self, user_id: String) -> Promise {
         self.run(async move |client| client.user_permissions(&user_id).await.map(Into::into))
     }
+}
+
+/// The resolved promise `onExecutePostLogin` returns for a login that finished without waiting
+/// (the same object each time, until the instance is replaced): the runtime need not track it.
+#[wasm_bindgen(js_name = finishedLogin)]
+pub fn finished_login() -> Promise {
+    FINISHED.with(Promise::clone)
 }
 
 /// The secret names the Action reads, for the runtime's Action registry.

@@ -147,6 +147,14 @@ export class InvalidEventError extends Error {
 
 const isPlainObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
 
+/** FIELD_TYPES by container: `parent → [[child, expected type, path]]`, built once. */
+const FIELD_CHECKS = new Map();
+for (const [path, expected] of Object.entries(FIELD_TYPES)) {
+  const [parent, child] = path.split(".");
+  if (!FIELD_CHECKS.has(parent)) FIELD_CHECKS.set(parent, []);
+  FIELD_CHECKS.get(parent).push([child, expected, path]);
+}
+
 function typeOf(value) {
   if (value === null) return "null";
   if (Array.isArray(value)) return "array";
@@ -179,15 +187,19 @@ export function validateEventInput(body) {
     }
   }
   if (!body.user) throw new InvalidEventError('"user" is required');
-  for (const [path, expected] of Object.entries(FIELD_TYPES)) {
-    const [parent, child] = path.split(".");
+  // Only the containers the body has, and only the fields each has: this runs on every login.
+  for (const parent of Object.keys(body)) {
+    const checks = FIELD_CHECKS.get(parent);
+    if (!checks) continue;
     const container = body[parent];
-    if (!container || !Object.hasOwn(container, child)) continue;
-    const actual = typeOf(container[child]);
-    if (actual !== expected) {
-      throw new InvalidEventError(
-        `"${path}" must be ${expected === "array" ? "an" : "a"} ${expected}, got ${actual}`,
-      );
+    for (const [child, expected, path] of checks) {
+      if (!Object.hasOwn(container, child)) continue;
+      const actual = typeOf(container[child]);
+      if (actual !== expected) {
+        throw new InvalidEventError(
+          `"${path}" must be ${expected === "array" ? "an" : "a"} ${expected}, got ${actual}`,
+        );
+      }
     }
   }
   if (typeof body.user.user_id !== "string" || body.user.user_id.length === 0) {
