@@ -6,11 +6,10 @@
 // limitations). Deny, failures and metadata work as in executePostLogin; metadata changes from
 // before and after the suspension are applied once, at the end.
 
-import { describeError } from "../log.js";
 import { createPostLoginApi } from "./api.js";
 import { buildEvent } from "./event.js";
-import { restoreMetadata, RECORD_VERSION, suspendExecution } from "./suspend.js";
-import { ACTION_FAILURE_REASON, actionVariables, EXECUTION_BUDGET_MS } from "./trigger.js";
+import { restoreMetadata, RECORD_VERSION } from "./suspend.js";
+import { actionVariables, EXECUTION_BUDGET_MS, runActions, settleExecution } from "./trigger.js";
 
 /** The record cannot be resumed with these Actions (a deploy changed them, or it is corrupt). */
 export class ContinueError extends Error {
@@ -96,53 +95,23 @@ export async function executeContinuePostLogin({
     result.multifactor = null;
   }
   const state = { result, metadata: restoreMetadata(record, input.user), cache, log, input, now, tenant };
-  let current = record.action;
-  let timer;
-  const budget = new Promise((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), budgetMs);
-  });
-  const run = (async () => {
-    let start = record.index + 1;
-    if (record.kind !== "challenge") {
-      if (typeof suspended.onContinuePostLogin !== "function") {
-        throw new ContinueError(`the Action "${record.action}" has no onContinuePostLogin`);
+  return settleExecution(
+    state,
+    actions,
+    { log, budgetMs, now },
+    async (running) => {
+      let start = record.index + 1;
+      if (record.kind !== "challenge") {
+        if (typeof suspended.onContinuePostLogin !== "function") {
+          throw new ContinueError(`the Action "${record.action}" has no onContinuePostLogin`);
+        }
+        const event = buildEvent(input, actionVariables(env, suspended), result);
+        const api = createPostLoginApi(state, suspended.name, event, { phase: "continue", stateId });
+        await suspended.onContinuePostLogin(event, api, waitUntil);
+        if (result.access.denied || state.suspended) return;
       }
-      const event = buildEvent(input, actionVariables(env, suspended), result);
-      const api = createPostLoginApi(state, suspended.name, event, { phase: "continue", stateId });
-      await suspended.onContinuePostLogin(event, api, waitUntil);
-      if (result.access.denied || state.suspended) start = actions.length;
-    }
-    for (let i = start; i < actions.length; i++) {
-      const action = actions[i];
-      current = action.name;
-      const event = buildEvent(input, actionVariables(env, action), result);
-      await action.onExecutePostLogin(event, createPostLoginApi(state, action.name, event), waitUntil);
-      if (result.access.denied || state.suspended) break;
-    }
-    return "done";
-  })();
-  try {
-    const outcome = await Promise.race([run, budget]);
-    if (outcome === "timeout") {
-      log("error", "execution_timeout", { action: current, budget_ms: budgetMs });
-      return failed(result, "execution_timeout", current);
-    }
-  } catch (error) {
-    log("error", "action_failed", { action: current, error: describeError(error) });
-    return failed(result, "action_failed", current);
-  } finally {
-    clearTimeout(timer);
-  }
-  if (state.suspended) return suspendExecution(state, actions, now());
-  const metadata = state.metadata.apply();
-  result.user.app_metadata = metadata.app_metadata;
-  result.user.user_metadata = metadata.user_metadata;
-  return result;
-}
-
-function failed(result, code, action) {
-  result.access = { denied: true, reason: ACTION_FAILURE_REASON, action };
-  result.redirect = null;
-  result.error = { code, action };
-  return result;
+      await runActions(state, env, actions, start, waitUntil, running);
+    },
+    { action: record.action },
+  );
 }

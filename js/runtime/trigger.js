@@ -77,34 +77,57 @@ export async function executePostLogin({
 }) {
   const result = emptyResult();
   const state = { result, metadata: new MetadataBatch(input.user), cache, log, input, tenant };
-  let current = null;
+  return settleExecution(state, actions, { log, budgetMs }, (running) =>
+    runActions(state, env, actions, 0, waitUntil, running),
+  );
+}
+
+/**
+ * Calls `onExecutePostLogin` of `actions[from]` onwards, each with its own event, until one denies
+ * or suspends the login. `running.action` names the Action being called (for failure reports).
+ */
+export async function runActions(state, env, actions, from, waitUntil, running) {
+  const { input, result } = state;
+  for (let i = from; i < actions.length; i++) {
+    const action = actions[i];
+    running.action = action.name;
+    const event = buildEvent(input, actionVariables(env, action), result);
+    await action.onExecutePostLogin(event, createPostLoginApi(state, action.name, event), waitUntil);
+    if (result.access.denied || state.suspended) return;
+  }
+}
+
+/**
+ * Runs `steps(running)` — an execution's Action calls — within `budgetMs`, then settles the
+ * login result: failed when an Action threw or overran (as in Auth0: denied, no metadata applied,
+ * no redirect), suspended when one redirected, prompted or challenged (until POST /continue-login),
+ * else finished with the metadata batch applied once.
+ */
+export async function settleExecution(
+  state,
+  actions,
+  { log, budgetMs, now = Date.now },
+  steps,
+  running = { action: null },
+) {
+  const { result } = state;
   let timer;
   const budget = new Promise((resolve) => {
     timer = setTimeout(() => resolve("timeout"), budgetMs);
   });
-  const run = (async () => {
-    for (const action of actions) {
-      current = action.name;
-      const event = buildEvent(input, actionVariables(env, action), result);
-      await action.onExecutePostLogin(event, createPostLoginApi(state, action.name, event), waitUntil);
-      if (result.access.denied || state.suspended) break;
-    }
-    return "done";
-  })();
   try {
-    const outcome = await Promise.race([run, budget]);
+    const outcome = await Promise.race([steps(running).then(() => "done"), budget]);
     if (outcome === "timeout") {
-      log("error", "execution_timeout", { action: current, budget_ms: budgetMs });
-      return failed(result, "execution_timeout", current);
+      log("error", "execution_timeout", { action: running.action, budget_ms: budgetMs });
+      return failed(result, "execution_timeout", running.action);
     }
   } catch (error) {
-    log("error", "action_failed", { action: current, error: describeError(error) });
-    return failed(result, "action_failed", current);
+    log("error", "action_failed", { action: running.action, error: describeError(error) });
+    return failed(result, "action_failed", running.action);
   } finally {
     clearTimeout(timer);
   }
-  // A redirect, prompt or MFA challenge suspends the login until POST /continue-login.
-  if (state.suspended) return suspendExecution(state, actions);
+  if (state.suspended) return suspendExecution(state, actions, now());
   const metadata = state.metadata.apply();
   result.user.app_metadata = metadata.app_metadata;
   result.user.user_metadata = metadata.user_metadata;
@@ -114,6 +137,7 @@ export async function executePostLogin({
 /** An Action that throws or overruns fails the login, as in Auth0; no metadata is applied. */
 function failed(result, code, action) {
   result.access = { denied: true, reason: ACTION_FAILURE_REASON, action };
+  result.redirect = null;
   result.error = { code, action };
   return result;
 }

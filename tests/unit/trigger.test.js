@@ -118,6 +118,18 @@ describe("executePostLogin", () => {
     assert.deepEqual(kept, [work]);
   });
 
+  test("a login that fails after a redirect was asked for does not redirect", async () => {
+    const redirecting = action("redirecting", (_event, api) => {
+      api.redirect.sendUserTo("https://example.com/step");
+      throw new Error("boom");
+    });
+    const result = await run([redirecting]);
+    assert.equal(result.access.denied, true);
+    assert.equal(result.error.code, "action_failed");
+    assert.equal(result.redirect, null);
+    assert.equal(result.state, undefined, "nothing to continue");
+  });
+
   test("the default budget is Auth0's 20 s", () => {
     assert.equal(EXECUTION_BUDGET_MS, 20_000);
   });
