@@ -131,35 +131,9 @@ export function createLoginHandler({ actions, now = Date.now }) {
   }
 
   async function postLogin(request, env, ctx) {
-    if (!isJson(request.headers.get("content-type"))) {
-      return refuse(415, "unsupported_media_type", "Content-Type must be application/json");
-    }
-    let body;
-    try {
-      body = await readBody(request, MAX_BODY_BYTES);
-    } catch (error) {
-      if (!(error instanceof UnreadableBodyError)) throw error;
-      return refuse(400, "invalid_request", "the body could not be read");
-    }
-    if (body === null) {
-      return refuse(413, "payload_too_large", `the body must not exceed ${MAX_BODY_BYTES} bytes`);
-    }
-    const secret = env.LOGIN_HANDLER_SECRET;
-    if (typeof secret !== "string" || secret.length === 0) {
-      log("error", "config_invalid", { setting: "LOGIN_HANDLER_SECRET", message: "is missing or empty" });
-      return refuse(500, "server_error", "the login handler is not configured");
-    }
-    const signature = await verifySignature(request.headers.get("x-signature"), body, secret, now() / 1000);
-    if (signature.ok === false) {
-      return refuse(401, "invalid_signature", signature.reason);
-    }
-    let input;
-    try {
-      const text = new TextDecoder("utf-8", { fatal: true }).decode(body);
-      input = JSON.parse(text);
-    } catch {
-      return refuse(400, "invalid_request", "the body must be UTF-8 encoded JSON");
-    }
+    const read = await readSignedJson(request, env);
+    if (read.response) return read.response;
+    const input = read.value;
     try {
       validateEventInput(input);
     } catch (error) {
