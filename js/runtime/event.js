@@ -222,15 +222,6 @@ function exceedsDepth(value, limit) {
   return false;
 }
 
-/** Picks the named variables from the Worker environment (string values only). */
-export function pickStrings(env, names) {
-  const out = {};
-  for (const name of names) {
-    if (typeof env[name] === "string") out[name] = env[name];
-  }
-  return Object.freeze(out);
-}
-
 /**
  * The event one Action receives: a writable copy of the validated input (as in Auth0, an Action may
  * change its event; the change reaches neither the caller's input, nor another Action's event, nor

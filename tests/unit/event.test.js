@@ -1,6 +1,6 @@
 import { afterEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { InvalidEventError, buildEvent, pickStrings, validateEventInput } from "../../js/runtime/event.js";
+import { InvalidEventError, buildEvent, validateEventInput } from "../../js/runtime/event.js";
 import { MetadataBatch } from "../../js/runtime/api.js";
 
 /** A realistic post-login v3 event as a caller sends it (no secrets, no configuration). */
@@ -357,28 +357,5 @@ describe("buildEvent", () => {
     const applied = batch.apply();
     assert.equal({}.polluted, undefined);
     assert.ok(Object.hasOwn(applied.user_metadata, "__proto__"));
-  });
-});
-
-describe("pickStrings", () => {
-  test("picks only string values of the named keys", () => {
-    const env = {
-      CLIENT_ID: "id",
-      CLIENT_SECRET: "secret",
-      OTHER: "not asked for",
-      ACTIONS_CACHE: { get() {} },
-      PORT: 8080,
-      EMPTY: "",
-    };
-    const picked = pickStrings(env, ["CLIENT_ID", "ACTIONS_CACHE", "PORT", "MISSING", "EMPTY"]);
-    assert.deepEqual(picked, { CLIENT_ID: "id", EMPTY: "" });
-  });
-
-  test("returns a frozen object", () => {
-    assert.ok(Object.isFrozen(pickStrings({ A: "a" }, ["A"])));
-  });
-
-  test("ignores inherited properties such as 'constructor'", () => {
-    assert.deepEqual(pickStrings({}, ["constructor", "toString"]), {});
   });
 });

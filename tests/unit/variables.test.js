@@ -40,4 +40,20 @@ describe("per-Action variables", () => {
     assert.deepEqual({ ...seen }, { EMPTY: "" });
     assert.ok(Object.isFrozen(seen));
   });
+
+  // Moved from the former pickStrings tests (event.test.js).
+  test("picks only string values of the named keys; inherited names such as 'constructor' are ignored", () => {
+    const env = {
+      CLIENT_ID: "id",
+      CLIENT_SECRET: "secret",
+      OTHER: "not asked for",
+      ACTIONS_CACHE: { get() {} },
+      PORT: 8080,
+      EMPTY: "",
+    };
+    const picked = actionVariables(env, "a", ["CLIENT_ID", "ACTIONS_CACHE", "PORT", "MISSING", "EMPTY"]);
+    assert.deepEqual({ ...picked }, { CLIENT_ID: "id", EMPTY: "" });
+    assert.ok(Object.isFrozen(actionVariables({ A: "a" }, "a", ["A"])));
+    assert.deepEqual({ ...actionVariables({}, "a", ["constructor", "toString"]) }, {});
+  });
 });
