@@ -146,6 +146,19 @@ pub trait ActionCache {
     fn cache_delete(&self, key: &str) -> Result<(), CacheFault>;
 }
 
+/// The fleet's token broker (a Durable Object, see [`crate::broker`]), as an isolate reaches it.
+pub trait BrokerClient {
+    /// Sends the JSON `body` to the broker instance `name` and returns its JSON answer; `None`
+    /// when no broker is bound (or it is turned off). `Err` describes why no answer came
+    /// (timeout, unreachable, a non-2xx status); it never contains the body.
+    fn call_broker(
+        &self,
+        name: &str,
+        body: &str,
+        timeout_ms: u64,
+    ) -> impl Future<Output = Option<Result<String, String>>>;
+}
+
 /// Structured logging.
 pub trait Logger {
     /// Emits one record.
@@ -153,9 +166,9 @@ pub trait Logger {
 }
 
 /// Everything the Action needs, in one bound.
-pub trait Host: Clock + Rng + HttpClient + ActionCache + Logger {}
+pub trait Host: Clock + Rng + HttpClient + ActionCache + BrokerClient + Logger {}
 
-impl<T: Clock + Rng + HttpClient + ActionCache + Logger> Host for T {}
+impl<T: Clock + Rng + HttpClient + ActionCache + BrokerClient + Logger> Host for T {}
 
 // A host shared by reference counting (the binding's background work, tests) is a host.
 impl<T: Clock + ?Sized> Clock for std::rc::Rc<T> {
@@ -188,6 +201,17 @@ impl<T: ActionCache + ?Sized> ActionCache for std::rc::Rc<T> {
     }
     fn cache_delete(&self, key: &str) -> Result<(), CacheFault> {
         (**self).cache_delete(key)
+    }
+}
+
+impl<T: BrokerClient + ?Sized> BrokerClient for std::rc::Rc<T> {
+    fn call_broker(
+        &self,
+        name: &str,
+        body: &str,
+        timeout_ms: u64,
+    ) -> impl Future<Output = Option<Result<String, String>>> {
+        (**self).call_broker(name, body, timeout_ms)
     }
 }
 

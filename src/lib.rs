@@ -12,6 +12,7 @@
 //!   concurrent misses share one request, [`http`] sends and retries every request to Auth0;
 //! - [`provider`] is the token lifecycle of one identity (acquire, refresh, discard),
 //!   [`management`] the Management API client over it;
+//! - [`broker`] is the fleet's token broker (a Durable Object) and how an isolate asks it;
 //! - [`post_login`] is one execution of the Action, [`isolate`] what an isolate keeps between
 //!   executions and which of them finish without waiting;
 //! - all of it is written against the small host traits in [`host`] (clock, HTTP, cache, log),
@@ -23,6 +24,7 @@
 //! `api.cache` and `console`, converts values, and delegates each export to [`isolate`].
 #![deny(missing_docs, missing_debug_implementations)]
 
+pub mod broker;
 pub mod error;
 pub mod flight;
 pub mod host;
@@ -41,6 +43,9 @@ pub mod token;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;
+
+#[cfg(target_arch = "wasm32")]
+mod broker_object;
 
 pub use error::{Error, Result};
 pub use post_login::OnTokenError;

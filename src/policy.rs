@@ -49,23 +49,28 @@ pub fn use_until_ms(token: &ManagementToken, now_ms: u64) -> Option<u64> {
 
 /// When a token starts to be refreshed in the background.
 ///
-/// The window is the last `window_percent` of the token's lifetime, at least `min_window_ms`,
-/// but never more than half the lifetime (so a 90 s token is not refreshed on every login).
-/// Each isolate picks its own refresh point at random in the first half of the window, so
-/// isolates sharing KV do not all refresh at once.
+/// The window is the last `window_percent` of the token's lifetime (at least `min_window_ms`,
+/// never more than half the lifetime), so a token is replaced late in its life — about 90 % of
+/// it — leaving the rest for retries and KV's visibility delay: one request per lifetime, even
+/// for short tokens. Each isolate picks its refresh point at random in the first `jitter` share
+/// of the window, so isolates do not all ask at once; the broker uses no jitter and refreshes at
+/// the window's start, ahead of every isolate.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RefreshPolicy {
     /// Share of the lifetime, in percent, that forms the window (default 10).
     pub window_percent: u64,
-    /// Smallest window (default 5 minutes).
+    /// Smallest window (default 0: the window scales with the lifetime).
     pub min_window_ms: u64,
+    /// Share of the window over which refresh points are spread (default 0.5).
+    pub jitter: f64,
 }
 
 impl Default for RefreshPolicy {
     fn default() -> Self {
         RefreshPolicy {
             window_percent: 10,
-            min_window_ms: 300_000,
+            min_window_ms: 0,
+            jitter: 0.5,
         }
     }
 }
@@ -91,12 +96,12 @@ impl RefreshPolicy {
         use_until_ms.saturating_sub(window_of(usable))
     }
 
-    /// This isolate's refresh point: `jitter` in `[0, 1)` places it in the first half of the
-    /// window.
-    pub fn refresh_at_ms(&self, token: &ManagementToken, use_until_ms: u64, jitter: f64) -> u64 {
+    /// This isolate's refresh point: `random` in `[0, 1)` places it in the first
+    /// [`RefreshPolicy::jitter`] share of the window.
+    pub fn refresh_at_ms(&self, token: &ManagementToken, use_until_ms: u64, random: f64) -> u64 {
         let start = self.window_start_ms(token, use_until_ms);
         let span = use_until_ms.saturating_sub(start) as f64;
-        start + (span * 0.5 * jitter.clamp(0.0, 1.0)) as u64
+        start + (span * self.jitter.clamp(0.0, 1.0) * random.clamp(0.0, 1.0)) as u64
     }
 }
 
@@ -314,9 +319,9 @@ mod tests {
     }
 
     #[test]
-    fn refresh_window_is_the_last_tenth_at_least_five_minutes_at_most_half() {
+    fn refresh_window_is_the_last_tenth_of_the_life() {
         let policy = RefreshPolicy::default();
-        // 24 h token: last 2.4 h.
+        // 24 h token: last 2.4 h (refreshed at 90 % of its life).
         let day = token(86_400_000);
         assert_eq!(
             policy.window_start_ms(&day, NOW + 86_000_000),
@@ -328,21 +333,28 @@ mod tests {
             policy.window_start_ms(&hour, NOW + 3_300_000),
             NOW + 3_600_000 - 360_000
         );
-        // 20 min token: the 5 min floor.
+        // 20 min token: its last 2 min fall inside the safety margin, so the window is the last
+        // tenth of the usable span (108 s before use_until: 81 % of the life).
         let twenty = token(1_200_000);
         assert_eq!(
             policy.window_start_ms(&twenty, NOW + 1_080_000),
-            NOW + 900_000
+            NOW + 972_000
         );
-        // 90 s token: never more than half the lifetime.
+        // 90 s token: late in its life too (not at half of it).
         let short = token(90_000);
-        assert_eq!(policy.window_start_ms(&short, NOW + 80_000), NOW + 45_000);
+        assert_eq!(policy.window_start_ms(&short, NOW + 80_000), NOW + 72_000);
         // 48 h token: cached only 86,000 s, so the window is a tenth of that, before it ends.
         let long = token(172_800_000);
         assert_eq!(
             policy.window_start_ms(&long, NOW + 86_000_000),
             NOW + 86_000_000 - 8_600_000
         );
+        // A minimum window still applies when configured, never past half the life.
+        let floored = RefreshPolicy {
+            min_window_ms: 300_000,
+            ..policy
+        };
+        assert_eq!(floored.window_start_ms(&short, NOW + 80_000), NOW + 45_000);
     }
 
     #[test]
@@ -350,12 +362,18 @@ mod tests {
         let policy = RefreshPolicy::default();
         let short = token(90_000);
         let use_until = NOW + 80_000;
-        assert_eq!(policy.refresh_at_ms(&short, use_until, 0.0), NOW + 45_000);
+        assert_eq!(policy.refresh_at_ms(&short, use_until, 0.0), NOW + 72_000);
         assert_eq!(
             policy.refresh_at_ms(&short, use_until, 0.999_999),
-            NOW + 62_499
+            NOW + 75_999
         );
-        assert_eq!(policy.refresh_at_ms(&short, use_until, 7.0), NOW + 62_500);
+        assert_eq!(policy.refresh_at_ms(&short, use_until, 7.0), NOW + 76_000);
+        // The broker's policy: no jitter, the window's start.
+        let broker = RefreshPolicy {
+            jitter: 0.0,
+            ..policy
+        };
+        assert_eq!(broker.refresh_at_ms(&short, use_until, 0.9), NOW + 72_000);
     }
 
     #[test]

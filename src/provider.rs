@@ -3,6 +3,7 @@
 //! for it ([`crate::flight`]), with retries inside a budget ([`crate::http`]), a cool-down after
 //! failures, and a background refresh before the token runs out.
 
+use crate::broker::{self, Asked};
 use crate::error::{Endpoint, Error, Result};
 use crate::host::{Host, HttpRequest, Method};
 use crate::http::{self, Retries};
@@ -42,6 +43,9 @@ const TOKEN_RETRIES: Retries = Retries {
     max_attempts: 4,
     transient: true,
 };
+
+/// How soon a refresh that got nothing newer is tried again, at most.
+const REFRESH_RETRY_MS: u64 = 30_000;
 
 /// Lands a flight with an error if its leader is dropped before landing it.
 struct Abandoned<'s> {
@@ -139,7 +143,7 @@ impl<'a, H: Host> TokenProvider<'a, H> {
         if let Some(cooldown) = self.state.cooling(&key, now) {
             return Err(self.suppressed(cooldown, now));
         }
-        let token = self.fetch_as_leader(key).await?;
+        let token = self.fetch_as_leader(key, None).await?;
         Ok(Acquired {
             token,
             source: Source::Endpoint,
@@ -170,22 +174,40 @@ impl<'a, H: Host> TokenProvider<'a, H> {
             return;
         }
         self.host.log(LogRecord::info("refresh_started"));
-        if let Err(error) = self.fetch_as_leader(key.clone()).await {
-            let mut record = LogRecord::warn("refresh_failed")
-                .field("error", error.kind())
-                .field("message", error.to_string());
-            if let Some(held) = self.state.held_for(self.secrets, self.host.now_ms()) {
-                record = record
-                    .field("keeps_serving", held.token.fingerprint())
-                    .field(
-                        "valid_for_s",
-                        held.use_until_ms.saturating_sub(self.host.now_ms()) / 1000,
-                    );
+        let held_until = current.as_ref().map(|c| c.token.expires_at_ms());
+        match self.fetch_as_leader(key.clone(), held_until).await {
+            Ok(token) => {
+                if held_until.is_some_and(|held| token.expires_at_ms() <= held) {
+                    // The broker had nothing newer (its own refresh failed): ask again later,
+                    // not on the next login.
+                    let now = self.host.now_ms();
+                    let left = current.map_or(0, |c| c.use_until_ms.saturating_sub(now));
+                    self.state
+                        .postpone_refresh(now.saturating_add((left / 2).min(REFRESH_RETRY_MS)));
+                    self.host.log(LogRecord::info("refresh_not_newer"));
+                }
             }
-            self.host.log(record);
-            if let Some(cooldown) = self.state.cooling(&key, self.host.now_ms()) {
-                self.state.postpone_refresh(cooldown.until_ms);
-            }
+            Err(error) => self.refresh_failed(&key, error),
+        }
+    }
+
+    /// Logs a failed refresh; the held token keeps serving, and the next attempt waits for the
+    /// cool-down.
+    fn refresh_failed(&self, key: &RequestKey, error: Error) {
+        let mut record = LogRecord::warn("refresh_failed")
+            .field("error", error.kind())
+            .field("message", error.to_string());
+        if let Some(held) = self.state.held_for(self.secrets, self.host.now_ms()) {
+            record = record
+                .field("keeps_serving", held.token.fingerprint())
+                .field(
+                    "valid_for_s",
+                    held.use_until_ms.saturating_sub(self.host.now_ms()) / 1000,
+                );
+        }
+        self.host.log(record);
+        if let Some(cooldown) = self.state.cooling(key, self.host.now_ms()) {
+            self.state.postpone_refresh(cooldown.until_ms);
         }
     }
 
@@ -230,31 +252,67 @@ impl<'a, H: Host> TokenProvider<'a, H> {
     }
 
     /// Makes the request this isolate's other logins wait on, and records its outcome.
-    async fn fetch_as_leader(&self, key: RequestKey) -> Result<ManagementToken> {
+    /// `newer_than`: the expiry of the token being replaced, for a refresh.
+    async fn fetch_as_leader(
+        &self,
+        key: RequestKey,
+        newer_than: Option<u64>,
+    ) -> Result<ManagementToken> {
         let flight = self.state.take_off(key.clone());
         // If this future is dropped mid-request, the waiting logins must not wait forever.
         let abandoned = Abandoned {
             state: self.state,
             flight: Some(flight.clone()),
         };
-        let result = match self.request_token().await {
+        let result = match self.obtain(newer_than).await {
             Ok(token) => {
                 self.state.clear_cooldown();
                 self.tiers().store(&token);
                 Ok(token)
             }
-            Err((error, class)) => Err(self.cool_down(key, error, class)),
+            Err((error, class, until_ms)) => Err(self.cool_down(key, error, class, until_ms)),
         };
         abandoned.disarm();
         self.state.land(&flight, result.clone());
         result
     }
 
-    /// Starts the identity's cool-down after a failed acquisition.
-    fn cool_down(&self, key: RequestKey, error: Error, class: FailureClass) -> Error {
+    /// A token from the fleet's broker; from the token endpoint when no broker is bound or it
+    /// does not answer. A failure the broker reports is the fleet's: its cool-down end is
+    /// returned, and the endpoint is not asked.
+    async fn obtain(
+        &self,
+        newer_than: Option<u64>,
+    ) -> core::result::Result<ManagementToken, (Error, FailureClass, Option<u64>)> {
+        match broker::ask(self.host, self.state, self.secrets, newer_than).await {
+            Asked::Token(token) => Ok(token),
+            Asked::CoolingDown {
+                error,
+                class,
+                until_ms,
+            } => Err((error, class, Some(until_ms))),
+            Asked::Unbound | Asked::Unavailable(_) => self
+                .request_token()
+                .await
+                .map_err(|(error, class)| (error, class, None)),
+        }
+    }
+
+    /// Starts the identity's cool-down after a failed acquisition: until `until_ms` when the
+    /// broker named the fleet's, else by the retry policy.
+    fn cool_down(
+        &self,
+        key: RequestKey,
+        error: Error,
+        class: FailureClass,
+        until_ms: Option<u64>,
+    ) -> Error {
         let now = self.host.now_ms();
         let failures = self.state.failures(&key).saturating_add(1);
-        let cooldown_ms = self.settings.retry.cooldown_ms(class, failures, now);
+        let cooldown_ms = until_ms.map_or_else(
+            || self.settings.retry.cooldown_ms(class, failures, now),
+            |until| until.saturating_sub(now),
+        );
         self.host.log(
             LogRecord::warn("cooldown_started")
                 .field("class", class.as_str())

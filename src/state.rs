@@ -2,7 +2,8 @@
 //!
 //! - the token it holds (the memory tier: a hit costs no cache read and no JSON parse),
 //! - the request in flight (single-flight: concurrent misses share one token request),
-//! - the cool-down after a failure (the negative cache).
+//! - the cool-down after a failure (the negative cache),
+//! - whether the fleet's token broker answered lately.
 //!
 //! All of it is best-effort, like module scope in Auth0's Node 22 runtime: an isolate can be
 //! evicted at any time, and the trigger cache (KV) stays the shared tier.
@@ -96,12 +97,24 @@ pub struct TokenState {
     held: RefCell<Option<Held>>,
     flight: RefCell<Option<(RequestKey, Rc<Flight>)>>,
     cooldown: RefCell<Option<Cooldown>>,
+    /// Until when the broker is skipped after it could not be reached (ms since epoch).
+    broker_paused_until: core::cell::Cell<u64>,
 }
 
 impl TokenState {
     /// Empty memory.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Whether the broker is skipped at `now_ms` (it failed to answer recently).
+    pub fn broker_paused(&self, now_ms: u64) -> bool {
+        now_ms < self.broker_paused_until.get()
+    }
+
+    /// Skips the broker until `until_ms`.
+    pub fn pause_broker(&self, until_ms: u64) {
+        self.broker_paused_until.set(until_ms);
     }
 
     /// The held token, if it serves `secrets` at `now_ms`.

@@ -15,8 +15,8 @@ use wasm_bindgen_futures::{JsFuture, future_to_promise};
 use web_sys::{AbortSignal, Headers, RequestInit, Response, WorkerGlobalScope};
 
 use crate::host::{
-    ActionCache, CacheEntry, CacheFault, Clock, HttpClient, HttpRequest, HttpResponse, Logger,
-    READ_HEADERS, Rng,
+    ActionCache, BrokerClient, CacheEntry, CacheFault, Clock, HttpClient, HttpRequest,
+    HttpResponse, Logger, READ_HEADERS, Rng,
 };
 use crate::isolate::{Background, BackgroundWork, Isolate, Login, SameObjects};
 use crate::log::{Level, LogRecord};
@@ -53,6 +53,18 @@ extern "C" {
     #[wasm_bindgen(method, catch, js_name = setCustomClaim)]
     fn set_custom_claim(this: &ClaimSetter, key: &str, value: &JsValue)
     -> Result<JsValue, JsValue>;
+
+    /// A Durable Object namespace binding (`env.TOKEN_BROKER`); web-sys does not know it.
+    #[derive(Clone)]
+    pub type BrokerNamespace;
+    #[wasm_bindgen(method, catch, js_name = idFromName)]
+    fn id_from_name(this: &BrokerNamespace, name: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn get(this: &BrokerNamespace, id: &JsValue) -> Result<BrokerStub, JsValue>;
+
+    type BrokerStub;
+    #[wasm_bindgen(method, catch)]
+    fn fetch(this: &BrokerStub, url: &str, init: &RequestInit) -> Result<Promise, JsValue>;
 
     /// The login event, read field by field.
     pub type Event;
@@ -94,6 +106,8 @@ thread_local! {
     /// The promise every login that finished without waiting returns: one resolved promise,
     /// not a new one per hit.
     static FINISHED: Promise = Promise::resolve(&JsValue::UNDEFINED);
+    /// The broker binding the runtime handed over (`useTokenBroker`), if any.
+    static BROKER: core::cell::RefCell<Option<BrokerNamespace>> = const { core::cell::RefCell::new(None) };
 }
 
 fn isolate() -> Rc<Isolate<SettingsObjects>> {
@@ -114,25 +128,30 @@ impl SameObjects for SettingsObjects {
 }
 
 /// The host as seen from inside one Action call.
-struct WorkerHost {
-    api: Api,
+///
+/// The broker object uses the same host over its own storage, so the token code is compiled
+/// once for one host type (a second host type doubled it: +73 KB of module).
+pub(crate) struct WorkerHost {
+    pub(crate) cache: HostCache,
     /// The runtime's `ctx.waitUntil`, if it passed one.
-    wait_until: Option<Function>,
+    pub(crate) wait_until: Option<Function>,
+}
+
+/// Where a host's trigger cache is.
+pub(crate) enum HostCache {
+    /// An isolate: the Actions runtime's `api.cache`.
+    Api(Api),
+    /// The token broker: its Durable Object storage, held in memory. It has no broker itself.
+    Broker(Rc<crate::broker_object::Records>),
 }
 
 impl Clock for WorkerHost {
     fn now_ms(&self) -> u64 {
-        js_sys::Date::now() as u64
+        now_ms()
     }
 
     async fn sleep(&self, ms: u64) {
-        let promise = Promise::new(&mut |resolve, _| {
-            let _ = global().set_timeout_with_callback_and_timeout_and_arguments_0(
-                &resolve,
-                ms.min(i32::MAX as u64) as i32,
-            );
-        });
-        let _ = JsFuture::from(promise).await;
+        sleep(ms).await
     }
 }
 
@@ -144,43 +163,111 @@ impl Rng for WorkerHost {
 
 impl HttpClient for WorkerHost {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, String> {
-        let headers = Headers::new().map_err(|e| describe_js_error(&e))?;
-        let _ = headers.set("accept", "application/json");
-        if let Some(token) = &request.bearer {
-            let _ = headers.set("authorization", &format!("Bearer {token}"));
-        }
-        let init = RequestInit::new();
-        init.set_method(request.method.as_str());
-        if let Some(body) = &request.json_body {
-            let _ = headers.set("content-type", "application/json");
-            init.set_body(&JsValue::from_str(body));
-        }
-        init.set_headers(&headers);
-        init.set_signal(Some(&AbortSignal::timeout_with_f64(
-            request.timeout_ms.max(1) as f64,
-        )));
-        let response: Response =
-            JsFuture::from(global().fetch_with_str_and_init(&request.url, &init))
-                .await
-                .map_err(|e| describe_js_error(&e))?
-                .unchecked_into();
-        let fetched = response.headers();
-        let headers = READ_HEADERS
-            .iter()
-            .filter_map(|name| Some(((*name).to_owned(), fetched.get(name).ok()??)))
-            .collect();
-        let text = response.text().map_err(|e| describe_js_error(&e))?;
-        let body = JsFuture::from(text)
-            .await
-            .map_err(|e| describe_js_error(&e))?
-            .as_string()
-            .unwrap_or_default();
-        Ok(HttpResponse {
-            status: response.status(),
-            body,
-            headers,
-        })
+        send(request).await
     }
+}
+
+impl BrokerClient for WorkerHost {
+    async fn call_broker(
+        &self,
+        name: &str,
+        body: &str,
+        timeout_ms: u64,
+    ) -> Option<Result<String, String>> {
+        if let HostCache::Broker(_) = self.cache {
+            return None;
+        }
+        let namespace = BROKER.with(|broker| broker.borrow().clone())?;
+        Some(call_broker(&namespace, name, body, timeout_ms).await)
+    }
+}
+
+/// Asks the broker instance `name` through its Durable Object binding.
+async fn call_broker(
+    namespace: &BrokerNamespace,
+    name: &str,
+    body: &str,
+    timeout_ms: u64,
+) -> Result<String, String> {
+    let stub = namespace
+        .id_from_name(name)
+        .and_then(|id| namespace.get(&id))
+        .map_err(|e| describe_js_error(&e))?;
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(body));
+    init.set_signal(Some(&AbortSignal::timeout_with_f64(
+        timeout_ms.max(1) as f64
+    )));
+    let response: Response = JsFuture::from(
+        stub.fetch(crate::broker::BROKER_URL, &init)
+            .map_err(|e| describe_js_error(&e))?,
+    )
+    .await
+    .map_err(|e| describe_js_error(&e))?
+    .unchecked_into();
+    if !response.ok() {
+        return Err(format!("the broker answered HTTP {}", response.status()));
+    }
+    let text = response.text().map_err(|e| describe_js_error(&e))?;
+    JsFuture::from(text)
+        .await
+        .map_err(|e| describe_js_error(&e))?
+        .as_string()
+        .ok_or_else(|| "the broker's answer is not text".into())
+}
+
+pub(crate) fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+pub(crate) async fn sleep(ms: u64) {
+    let promise = Promise::new(&mut |resolve, _| {
+        let _ = global().set_timeout_with_callback_and_timeout_and_arguments_0(
+            &resolve,
+            ms.min(i32::MAX as u64) as i32,
+        );
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// One request through the global `fetch`, reduced to what the Action reads.
+pub(crate) async fn send(request: HttpRequest) -> Result<HttpResponse, String> {
+    let headers = Headers::new().map_err(|e| describe_js_error(&e))?;
+    let _ = headers.set("accept", "application/json");
+    if let Some(token) = &request.bearer {
+        let _ = headers.set("authorization", &format!("Bearer {token}"));
+    }
+    let init = RequestInit::new();
+    init.set_method(request.method.as_str());
+    if let Some(body) = &request.json_body {
+        let _ = headers.set("content-type", "application/json");
+        init.set_body(&JsValue::from_str(body));
+    }
+    init.set_headers(&headers);
+    init.set_signal(Some(&AbortSignal::timeout_with_f64(
+        request.timeout_ms.max(1) as f64,
+    )));
+    let response: Response = JsFuture::from(global().fetch_with_str_and_init(&request.url, &init))
+        .await
+        .map_err(|e| describe_js_error(&e))?
+        .unchecked_into();
+    let fetched = response.headers();
+    let headers = READ_HEADERS
+        .iter()
+        .filter_map(|name| Some(((*name).to_owned(), fetched.get(name).ok()??)))
+        .collect();
+    let text = response.text().map_err(|e| describe_js_error(&e))?;
+    let body = JsFuture::from(text)
+        .await
+        .map_err(|e| describe_js_error(&e))?
+        .as_string()
+        .unwrap_or_default();
+    Ok(HttpResponse {
+        status: response.status(),
+        body,
+        headers,
+    })
 }
 
 /// What `api.cache.get` returns for a present key.
@@ -206,8 +293,11 @@ struct CacheWriteResult {
 
 impl ActionCache for WorkerHost {
     fn cache_get(&self, key: &str) -> Result<Option<CacheEntry>, CacheFault> {
-        let record = self
-            .api
+        let api = match &self.cache {
+            HostCache::Api(api) => api,
+            HostCache::Broker(records) => return Ok(records.get(key)),
+        };
+        let record = api
             .cache()
             .get(key)
             .map_err(|e| CacheFault::Failed(describe_js_error(&e)))?;
@@ -228,12 +318,18 @@ impl ActionCache for WorkerHost {
     }
 
     fn cache_set(&self, key: &str, value: &str, expires_at_ms: u64) -> Result<(), CacheFault> {
+        let api = match &self.cache {
+            HostCache::Api(api) => api,
+            HostCache::Broker(records) => {
+                records.set(key, value, expires_at_ms);
+                return Ok(());
+            }
+        };
         let options = to_js(&CacheSetOptions {
             expires_at: expires_at_ms,
         })
         .map_err(|_| CacheFault::Failed("could not build the cache options".into()))?;
-        let result = self
-            .api
+        let result = api
             .cache()
             .set(key, value, &options)
             .map_err(|e| CacheFault::Failed(describe_js_error(&e)))?;
@@ -241,8 +337,14 @@ impl ActionCache for WorkerHost {
     }
 
     fn cache_delete(&self, key: &str) -> Result<(), CacheFault> {
-        let result = self
-            .api
+        let api = match &self.cache {
+            HostCache::Api(api) => api,
+            HostCache::Broker(records) => {
+                records.delete(key);
+                return Ok(());
+            }
+        };
+        let result = api
             .cache()
             .delete(key)
             .map_err(|e| CacheFault::Failed(describe_js_error(&e)))?;
@@ -252,7 +354,10 @@ impl ActionCache for WorkerHost {
 
 impl Logger for WorkerHost {
     fn log(&self, record: LogRecord) {
-        log_line(&record);
+        match self.cache {
+            HostCache::Api(_) => log_line(&record),
+            HostCache::Broker(_) => log_line(&record.field("component", "token-broker")),
+        }
     }
 }
 
@@ -269,7 +374,7 @@ impl Background for WorkerHost {
     }
 }
 
-fn log_line(record: &LogRecord) {
+pub(crate) fn log_line(record: &LogRecord) {
     let method = match record.level() {
         Level::Info => "log",
         Level::Warn => "warn",
@@ -366,7 +471,7 @@ pub fn on_execute_post_login(event: Event, api: Api, wait_until: Option<Function
         return panicking;
     }
     let host = WorkerHost {
-        api: api.clone().unchecked_into(),
+        cache: HostCache::Api(api.clone().unchecked_into()),
         wait_until,
     };
     let login = isolate().on_execute_post_login(host, inputs(&event), || user_id(&event));
@@ -395,7 +500,7 @@ pub fn on_execute_post_login(event: Event, api: Api, wait_until: Option<Function
 #[wasm_bindgen(js_name = getManagementToken)]
 pub async fn get_management_token(event: Event, api: Api) -> Result<String, JsValue> {
     let host = WorkerHost {
-        api,
+        cache: HostCache::Api(api),
         wait_until: None,
     };
     isolate()
@@ -428,7 +533,7 @@ impl ManagementApi {
     pub fn new(event: Event, api: Api) -> ManagementApi {
         ManagementApi {
             host: Rc::new(WorkerHost {
-                api,
+                cache: HostCache::Api(api),
                 wait_until: None,
             }),
             inputs: inputs(&event),
@@ -480,6 +585,16 @@ impl ManagementApi {
 
 /// The resolved promise `onExecutePostLogin` returns for a login that finished without waiting
 /// (the same object each time, until the instance is replaced): the runtime need not track it.
+/// The Durable Object namespace of the fleet's token broker (`env.TOKEN_BROKER`), or
+/// `undefined`/`null` for none: the runtime calls it when the Worker's environment is new. With
+/// none, each isolate requests its tokens itself.
+#[wasm_bindgen(js_name = useTokenBroker)]
+pub fn use_token_broker(namespace: JsValue) {
+    let namespace = (!namespace.is_undefined() && !namespace.is_null())
+        .then(|| namespace.unchecked_into::<BrokerNamespace>());
+    BROKER.with(|broker| *broker.borrow_mut() = namespace);
+}
+
 #[wasm_bindgen(js_name = finishedLogin)]
 pub fn finished_login() -> Promise {
     FINISHED.with(Promise::clone)

@@ -300,13 +300,14 @@ fn a_24_hour_token_is_refreshed_ahead_from_the_window_start() {
 }
 
 #[test]
-fn a_90_second_token_is_refreshed_ahead_from_half_its_lifetime() {
-    // Lifetime 90 s: margin 10 s (floor) so use_until = 80 s; window = min(5 min, 45 s) = 45 s,
-    // starting at 45 s; span to use_until = 35 s.
-    refresh_ahead(90, 0.0, 45_000, 80_000);
-    // jitter 0.999: 45 s + ½ · 0.999 · 35 s = 45 s + 17.482 s.
-    refresh_ahead(90, 0.999, 62_482, 80_000);
-    refresh_ahead(90, 0.5, 53_750, 80_000);
+fn a_90_second_token_is_refreshed_ahead_late_in_its_life() {
+    // Lifetime 90 s: margin 10 s (floor) so use_until = 80 s. The last tenth of the life (81 s
+    // on) falls past use_until, so the window is the last tenth of the usable 80 s: from 72 s,
+    // a span of 8 s.
+    refresh_ahead(90, 0.0, 72_000, 80_000);
+    // jitter 0.999: 72 s + ½ · 0.999 · 8 s = 72 s + 3.996 s.
+    refresh_ahead(90, 0.999, 75_996, 80_000);
+    refresh_ahead(90, 0.5, 74_000, 80_000);
     no_refresh_blocks_after_use_until(90, 80_000);
 }
 
@@ -317,9 +318,9 @@ fn over_six_minutes_of_90_second_tokens_no_login_waits_after_the_first() {
     let mut tokens = vec![host.answer_token(90)];
     assert_eq!(login(&host, &state).source, Source::Endpoint);
 
-    // A login every second. With random() = 0.5 each token's refresh point is 53.75 s after
-    // it was received, so the first login due is 54 s after the token: refreshes at
-    // 54, 108, 162, 216, 270 and 324 s.
+    // A login every second. With random() = 0.5 each token's refresh point is 74 s after it
+    // was received (late in its 90 s life): refreshes at 74, 148, 222 and 296 s — one request
+    // per lifetime, where a refresh at half the life made seven in six minutes.
     let mut refreshed_at = Vec::new();
     let mut served = vec![tokens[0].clone()];
     for second in 1..=360 {
@@ -344,9 +345,9 @@ fn over_six_minutes_of_90_second_tokens_no_login_waits_after_the_first() {
             refreshed_at.push(second);
         }
     }
-    assert_eq!(refreshed_at, [54, 108, 162, 216, 270, 324]);
+    assert_eq!(refreshed_at, [74, 148, 222, 296]);
     assert_eq!(host.token_requests(), 1 + refreshed_at.len());
-    assert_eq!(host.token_requests(), 7);
+    assert_eq!(host.token_requests(), 5);
     assert_eq!(
         served, tokens,
         "each new token served the logins after its refresh"
@@ -382,11 +383,11 @@ fn a_48_hour_token_still_gets_a_refresh_window_before_the_86000_s_cap() {
 fn a_refresh_failing_with_500s_keeps_the_old_token_serving_through_the_cool_down() {
     let host = FakeHost::new();
     let state = TokenState::new();
-    host.randoms.borrow_mut().push_back(0.0); // refresh point at 45 s
+    host.randoms.borrow_mut().push_back(0.0); // refresh point at 72 s
     let old = host.answer_token(90);
     login(&host, &state);
 
-    at(&host, 45_000);
+    at(&host, 72_000);
     assert!(login(&host, &state).refresh_due);
     for _ in 0..4 {
         host.answer(500, UNAVAILABLE);
@@ -395,19 +396,19 @@ fn a_refresh_failing_with_500s_keeps_the_old_token_serving_through_the_cool_down
     // 4 attempts with backoffs of 125, 250 and 500 ms (random() = 0.5).
     assert_eq!(host.token_requests(), 5);
     assert_eq!(*host.sleeps.borrow(), [125, 250, 500]);
-    assert_eq!(elapsed(&host), 45_875);
+    assert_eq!(elapsed(&host), 72_875);
     let failed = host.last("refresh_failed").unwrap();
     assert_eq!(failed.level(), Level::Warn);
     assert_eq!(failed.get("error"), Some(&json!("token_endpoint")));
     assert_eq!(failed.get("keeps_serving"), Some(&json!(fingerprint(&old))));
-    assert_eq!(failed.get("valid_for_s"), Some(&json!(34))); // (80,000 − 45,875) / 1000
+    assert_eq!(failed.get("valid_for_s"), Some(&json!(7))); // (80,000 − 72,875) / 1000
     assert_eq!(
         field(&host, "cooldown_started", "cooldown_ms"),
         Some(json!(2_000))
     );
 
-    // The old token keeps serving, not due, until the cool-down ends at 47,875 ms.
-    for offset in [45_875, 46_500, 47_874] {
+    // The old token keeps serving, not due, until the cool-down ends at 74,875 ms.
+    for offset in [72_875, 73_500, 74_874] {
         at(&host, offset);
         let acquired = login(&host, &state);
         assert_eq!(token(&acquired), old);
@@ -418,7 +419,7 @@ fn a_refresh_failing_with_500s_keeps_the_old_token_serving_through_the_cool_down
     }
     refresh(&host, &state); // during the cool-down: nothing
     assert_eq!(host.token_requests(), 5);
-    at(&host, 47_875);
+    at(&host, 74_875);
     let due = login(&host, &state);
     assert_eq!((token(&due), due.refresh_due), (old.as_str(), true));
     assert_eq!(host.token_requests(), 5);
@@ -473,8 +474,8 @@ fn a_refresh_adopts_a_newer_token_another_isolate_cached() {
     let first = host.answer_token(90);
     login(&host, &isolate_a);
 
-    // At 53.75 s (random() = 0.5) both isolates are due. B refreshes first.
-    at(&host, 53_750);
+    // At 74 s (random() = 0.5) both isolates are due. B refreshes first.
+    at(&host, 74_000);
     let b = login(&host, &isolate_b);
     assert_eq!((b.source, b.refresh_due), (Source::Cache, true));
     let second = host.answer_token(90);

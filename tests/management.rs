@@ -258,8 +258,8 @@ fn a_401_retries_with_a_newer_token_another_isolate_cached_without_a_request() {
     let p = provider(&host, &this, &s);
     block_on(p.acquire()).unwrap();
 
-    // At 53.75 s (random() = 0.5) the other isolate refreshes and replaces the cached token.
-    host.now.set(NOW + 53_750);
+    // At 74 s (random() = 0.5) the other isolate refreshes and replaces the cached token.
+    host.now.set(NOW + 74_000);
     let newer = host.answer_token(90);
     block_on(provider(&host, &other, &s).refresh());
     assert_eq!(host.token_requests(), 2);
@@ -582,7 +582,8 @@ fn config_defaults_when_nothing_is_set() {
         config.settings.refresh,
         RefreshPolicy {
             window_percent: 10,
-            min_window_ms: 300_000,
+            min_window_ms: 0,
+            jitter: 0.5,
         }
     );
     assert_eq!(config.settings.retry.budget_ms, 5_000);
@@ -610,6 +611,7 @@ fn config_applies_valid_overrides() {
         RefreshPolicy {
             window_percent: 25,
             min_window_ms: 60_000,
+            ..RefreshPolicy::default()
         }
     );
     assert_eq!(

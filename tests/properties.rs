@@ -939,7 +939,7 @@ proptest! {
         jitter in any_jitter(),
     ) {
         let token = token(issued_at, expiry);
-        let policy = RefreshPolicy { window_percent, min_window_ms };
+        let policy = RefreshPolicy { window_percent, min_window_ms, ..RefreshPolicy::default() };
         let start = policy.window_start_ms(&token, use_until);
         let at = policy.refresh_at_ms(&token, use_until, jitter);
         prop_assert!(start <= use_until, "start {} > use_until {}", start, use_until);
@@ -966,7 +966,7 @@ proptest! {
     ) {
         let token = token(now, expiry);
         let Some(use_until) = use_until_ms(&token, now) else { return Ok(()); };
-        let policy = RefreshPolicy { window_percent, min_window_ms: min_window_s * 1000 };
+        let policy = RefreshPolicy { window_percent, min_window_ms: min_window_s * 1000, ..RefreshPolicy::default() };
         let at = policy.refresh_at_ms(&token, use_until, jitter);
         prop_assert!(at >= now && at <= use_until, "{} not in [{}, {}]", at, now, use_until);
         // Every cached token gets a refresh window before its cache life ends, however long the

@@ -11,8 +11,10 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use base64::Engine as _;
+use post_login_action::broker::Broker;
 use post_login_action::host::{
-    ActionCache, CacheEntry, CacheFault, Clock, HttpClient, HttpRequest, HttpResponse, Logger, Rng,
+    ActionCache, BrokerClient, CacheEntry, CacheFault, Clock, HttpClient, HttpRequest,
+    HttpResponse, Logger, Rng,
 };
 use post_login_action::isolate::{Background, BackgroundWork};
 use post_login_action::log::LogRecord;
@@ -133,7 +135,28 @@ pub struct FakeHost {
     pub logs: RefCell<Vec<LogRecord>>,
     /// Work handed to `wait_until`, not run until `run_background`.
     pub background: RefCell<Vec<BackgroundWork>>,
+    /// The fleet's broker this isolate reaches, if bound.
+    pub broker: RefCell<Option<Rc<FakeBroker>>>,
+    /// When set, the broker does not answer: the call fails with this after its timeout.
+    pub broker_fault: RefCell<Option<String>>,
+    /// Calls made to the broker.
+    pub broker_calls: Cell<u32>,
     issued: Cell<u32>,
+}
+
+/// The fleet's token broker: a [`Broker`] over its own host (its storage, its requests).
+pub struct FakeBroker {
+    pub broker: Broker,
+    pub host: FakeHost,
+}
+
+impl FakeBroker {
+    pub fn new() -> Rc<Self> {
+        Rc::new(FakeBroker {
+            broker: Broker::new(),
+            host: FakeHost::new(),
+        })
+    }
 }
 
 impl Default for FakeHost {
@@ -153,6 +176,9 @@ impl Default for FakeHost {
             cache_write_fault: RefCell::default(),
             logs: RefCell::default(),
             background: RefCell::default(),
+            broker: RefCell::default(),
+            broker_fault: RefCell::default(),
+            broker_calls: Cell::new(0),
             issued: Cell::new(0),
         }
     }
@@ -489,6 +515,30 @@ impl ActionCache for FakeHost {
             Some(_) => Ok(()),
             None => Err(CacheFault::Rejected("CacheKeyDoesNotExist".into())),
         }
+    }
+}
+
+impl BrokerClient for FakeHost {
+    async fn call_broker(
+        &self,
+        _name: &str,
+        body: &str,
+        timeout_ms: u64,
+    ) -> Option<Result<String, String>> {
+        let broker = self.broker.borrow().clone()?;
+        self.broker_calls.set(self.broker_calls.get() + 1);
+        if let Some(fault) = self.broker_fault.borrow().clone() {
+            self.advance(timeout_ms);
+            return Some(Err(fault));
+        }
+        // The broker's clock follows the isolate's: one fleet, one time.
+        broker.host.now.set(self.now.get());
+        // Boxed: the broker's own host is a `FakeHost` too (its `call_broker` answers `None`).
+        let serving: Pin<Box<dyn Future<Output = String> + '_>> =
+            Box::pin(broker.broker.serve_json(&broker.host, body));
+        let reply = serving.await;
+        self.now.set(self.now.get().max(broker.host.now.get()));
+        Some(Ok(reply))
     }
 }
 

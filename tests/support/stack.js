@@ -116,7 +116,7 @@ export function workerEnv(sim, overrides = {}) {
  * builds once more when its file watcher is ready and reloads the Worker, and a request in flight
  * then gets "503 Your worker restarted mid-request" — seen under load.
  */
-function withoutCustomBuild(config) {
+export function withoutCustomBuild(config) {
   const text = readFileSync(config, "utf8");
   const lines = text.split("\n");
   const start = lines.findIndex((line) => line.trim() === "[build]");
@@ -135,7 +135,14 @@ function withoutCustomBuild(config) {
  * `logs()` returns the JSON log records among them.
  */
 export class WorkerProcess {
-  static async start({ env, persistTo, port, config = join(root, "wrangler.toml"), timeoutMs = 60_000 }) {
+  static async start({
+    env,
+    persistTo,
+    port,
+    config = join(root, "wrangler.toml"),
+    timeoutMs = 60_000,
+    processEnv = {},
+  }) {
     const worker = new WorkerProcess();
     worker.port = port ?? (await freePort());
     worker.url = `http://127.0.0.1:${worker.port}`;
@@ -180,6 +187,7 @@ export class WorkerProcess {
           NO_COLOR: "1",
           FORCE_COLOR: "0",
           CI: "true",
+          ...processEnv,
         },
         stdio: ["ignore", "pipe", "pipe"],
         detached: true,
