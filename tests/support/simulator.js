@@ -94,7 +94,15 @@ const USERS = [
 /** A user's group as `GET /api/v2/users/{id}/groups` lists it. */
 function group(id, name, extra) {
   const at = "2024-01-01T00:00:00.000Z";
-  return { id, name, ...extra, tenant_name: "simulator", created_at: at, updated_at: at, membership_created_at: at };
+  return {
+    id,
+    name,
+    ...extra,
+    tenant_name: "simulator",
+    created_at: at,
+    updated_at: at,
+    membership_created_at: at,
+  };
 }
 
 /** Default bodies of `{ status }` faults: Auth0's token-endpoint error shape. */
@@ -557,7 +565,9 @@ function handleUserGroups(ctx, state) {
   const from = searchParams.get("from");
   const start = from === null || from === "" ? 0 : user.groups.findIndex((g) => g.id === from);
   if (start < 0) {
-    return managementError(400, "Query validation error: invalid 'from'", { errorCode: "invalid_query_string" });
+    return managementError(400, "Query validation error: invalid 'from'", {
+      errorCode: "invalid_query_string",
+    });
   }
   const groups = user.groups.slice(start, start + take);
   const next = user.groups[start + take]?.id;
