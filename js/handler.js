@@ -113,9 +113,13 @@ function isJson(contentType) {
 /**
  * Creates the Worker's `fetch` handler. Each handler is one isolate's worth of state: its
  * trigger cache lives as long as the handler (module scope in the Worker).
- * @param {{ actions: import("./runtime/trigger.js").ActionBinding[], now?: () => number }} options
+ * `tenant(env, cache)` gives a login its tenant data source for api.groups (js/runtime/tenant.js;
+ * the Worker entry passes the Rust Action's Management API client); without it api.groups
+ * rejects with "no tenant data source is configured".
+ * @param {{ actions: import("./runtime/trigger.js").ActionBinding[], now?: () => number,
+ *   tenant?: (env: object, cache: import("./runtime/cache.js").TriggerCache) => object }} options
  */
-export function createLoginHandler({ actions, now = Date.now }) {
+export function createLoginHandler({ actions, now = Date.now, tenant: tenantFor = undefined }) {
   let triggerCache = null;
 
   function cacheFor(env) {
@@ -146,7 +150,8 @@ export function createLoginHandler({ actions, now = Date.now }) {
     // Work an Action leaves running (a token refresh) is kept alive, then its changes written.
     const waitUntil = (work) =>
       ctx.waitUntil(Promise.resolve(work).then(() => store.persist(env.ACTIONS_CACHE)));
-    const result = await executePostLogin({ actions, input, env, cache, log, waitUntil });
+    const tenant = tenantFor?.(env, cache);
+    const result = await executePostLogin({ actions, input, env, cache, log, waitUntil, tenant });
     ctx.waitUntil(store.persist(env.ACTIONS_CACHE));
     const suspended = await suspend(env, result);
     if (suspended) return suspended;
@@ -242,6 +247,7 @@ export function createLoginHandler({ actions, now = Date.now }) {
         log,
         waitUntil,
         now,
+        tenant: tenantFor?.(env, cache),
       });
     } catch (error) {
       if (!(error instanceof ContinueError)) throw error;

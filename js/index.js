@@ -1,17 +1,22 @@
 // The Worker entry named in wrangler.toml: the login handler running the post-login Actions —
 // the Rust Action and those of a Deploy CLI export (build/tenant-actions/), in the export's order
 // — and the fleet's token broker, a Durable Object class of the Rust module.
+// api.groups is answered by the Rust Action's Management API client (its cached token).
 import * as action from "../build/index.js";
 import { postLoginBindings } from "../build/tenant-actions/index.js";
 import { bindExportedActions, bindPostLoginActions } from "./actions.js";
 import { withTokenBroker } from "./broker.js";
 import { createLoginHandler } from "./handler.js";
+import { managementTenantSource } from "./runtime/tenant.js";
 
 export { TokenBroker } from "../build/index.js";
+
+const rustActions = bindPostLoginActions(action);
 
 export default withTokenBroker(
   action,
   createLoginHandler({
-    actions: bindExportedActions(postLoginBindings, bindPostLoginActions(action)),
+    actions: bindExportedActions(postLoginBindings, rustActions),
+    tenant: managementTenantSource(action.ManagementApi, rustActions[0]),
   }),
 );

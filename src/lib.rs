@@ -11,7 +11,8 @@
 //! - [`tiers`] holds a token in isolate memory over the trigger cache, [`flight`] lets
 //!   concurrent misses share one request, [`http`] sends and retries every request to Auth0;
 //! - [`provider`] is the token lifecycle of one identity (acquire, refresh, discard),
-//!   [`management`] the Management API client over it;
+//!   [`management`] the Management API client over it, [`groups`] the decisions of
+//!   `api.groups` over the user's groups;
 //! - [`broker`] is the fleet's token broker (a Durable Object) and how an isolate asks it;
 //! - [`post_login`] is one execution of the Action, [`isolate`] what an isolate keeps between
 //!   executions and which of them finish without waiting;
@@ -27,6 +28,7 @@
 pub mod broker;
 pub mod error;
 pub mod flight;
+pub mod groups;
 pub mod host;
 pub mod http;
 pub mod isolate;

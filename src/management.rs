@@ -1,5 +1,6 @@
 //! A small Auth0 Management API v2 client over the cached token: enough for real post-login
-//! work (read a user, update `app_metadata`, list roles and permissions).
+//! work (read a user, update `app_metadata`, list roles, permissions and groups, check group
+//! membership).
 //!
 //! A 401 means the token was revoked or signed with a rotated key: the client drops it (memory
 //! and trigger cache), obtains a new one and retries once. A 429 is retried if the reset fits
@@ -9,6 +10,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
 use crate::error::{Endpoint, Error, Result};
+use crate::groups::{self, GROUP_PAGE_SIZE, LoginScope, MAX_GROUP_PAGES};
 use crate::host::{Host, HttpRequest, Method};
 use crate::http::{self, Retries};
 use crate::provider::TokenProvider;
@@ -57,6 +59,55 @@ impl<'p, 'a, H: Host> ManagementClient<'p, 'a, H> {
     /// `GET /api/v2/users/{id}/permissions`.
     pub async fn user_permissions(&self, user_id: &str) -> Result<Vec<Value>> {
         self.list(&user_path(user_id, "/permissions")?).await
+    }
+
+    /// `GET /api/v2/users/{id}/groups?take=…[&from=…]`: one page of the user's groups
+    /// (checkpoint pagination), `{ "groups": [...], "next"?: cursor }`. `take` is kept within
+    /// 1–100 (default 50).
+    pub async fn user_groups(
+        &self,
+        user_id: &str,
+        from: Option<&str>,
+        take: Option<u32>,
+    ) -> Result<Value> {
+        let mut path = user_path(user_id, "/groups")?;
+        path.push_str(&format!("?take={}", groups::page_size(take)));
+        if let Some(from) = from.filter(|f| !f.is_empty()) {
+            path.push_str(&format!(
+                "&from={}",
+                utf8_percent_encode(from, PATH_SEGMENT)
+            ));
+        }
+        groups::page(self.call(Method::Get, &path, None).await?)
+    }
+
+    /// `api.groups.hasGroupMembership(keys)` for a login in `scope`: reads the user's groups
+    /// (at most [`MAX_GROUP_PAGES`] pages of 100) and decides with [`groups::membership`].
+    pub async fn group_membership(
+        &self,
+        user_id: &str,
+        scope: LoginScope<'_>,
+        keys: &[String],
+    ) -> Result<Value> {
+        let mut all = Vec::new();
+        let mut from: Option<String> = None;
+        let mut complete = false;
+        for _ in 0..MAX_GROUP_PAGES {
+            let page = self
+                .user_groups(user_id, from.as_deref(), Some(GROUP_PAGE_SIZE))
+                .await?;
+            if let Some(Value::Array(items)) = page.get("groups") {
+                all.extend(items.iter().cloned());
+            }
+            match page.get("next").and_then(Value::as_str) {
+                Some(next) if from.as_deref() != Some(next) => from = Some(next.to_owned()),
+                _ => {
+                    complete = true;
+                    break;
+                }
+            }
+        }
+        Ok(groups::membership(&all, scope, keys, complete))
     }
 
     async fn list(&self, path: &str) -> Result<Vec<Value>> {

@@ -85,6 +85,7 @@ impl RefreshPolicy {
         let window_of = |span: u64| {
             (span / 100 * self.window_percent.min(100))
                 .max(self.min_window_ms)
+                .max(1)
                 .min(span / 2)
         };
         let lifetime = token.expires_at_ms().saturating_sub(token.issued_at_ms());

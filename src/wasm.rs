@@ -14,6 +14,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
 use web_sys::{AbortSignal, Headers, RequestInit, Response, WorkerGlobalScope};
 
+use crate::groups::LoginScope;
 use crate::host::{
     ActionCache, BrokerClient, CacheEntry, CacheFault, Clock, HttpClient, HttpRequest,
     HttpResponse, Logger, READ_HEADERS, Rng,
@@ -511,7 +512,8 @@ pub async fn get_management_token(event: Event, api: Api) -> Result<String, JsVa
 
 /// The Auth0 Management API for JavaScript in the same Worker, authenticated with the cached
 /// token: `new ManagementApi(event, api)`, then `getUser(id)`, `updateAppMetadata(id, patch)`,
-/// `getUserRoles(id)`, `getUserPermissions(id)`, each a promise of the API's JSON as plain JS
+/// `getUserRoles(id)`, `getUserPermissions(id)`, `getUserGroups(id, from, take)`,
+/// `hasGroupMembership(id, connectionId, organizationId, groups)`, each a promise of the API's JSON as plain JS
 /// values. A revoked token is replaced and the call retried once. Rejections carry a message,
 /// never a credential.
 #[wasm_bindgen]
@@ -580,6 +582,41 @@ impl ManagementApi {
     #[wasm_bindgen(js_name = getUserPermissions)]
     pub fn get_user_permissions(&self, user_id: String) -> Promise {
         self.run(async move |client| client.user_permissions(&user_id).await.map(Into::into))
+    }
+
+    /// `GET /api/v2/users/{id}/groups?take=…[&from=…]`: `{ groups, next? }` (`take` within
+    /// 1–100, default 50; a non-finite or non-positive `take` is the default).
+    #[wasm_bindgen(js_name = getUserGroups)]
+    pub fn get_user_groups(
+        &self,
+        user_id: String,
+        from: Option<String>,
+        take: Option<f64>,
+    ) -> Promise {
+        // Saturating float-to-int conversion: 1e12 becomes u32::MAX, then clamped to 100.
+        let take = take
+            .filter(|t| t.is_finite() && *t >= 1.0)
+            .map(|t| t as u32);
+        self.run(async move |client| client.user_groups(&user_id, from.as_deref(), take).await)
+    }
+
+    /// `api.groups.hasGroupMembership(groups)` for the login's connection and organization:
+    /// `{ memberships: { [group]: { is_member, matches? } }, errors? }` (see `groups.rs`).
+    #[wasm_bindgen(js_name = hasGroupMembership)]
+    pub fn has_group_membership(
+        &self,
+        user_id: String,
+        connection_id: Option<String>,
+        organization_id: Option<String>,
+        groups: Vec<String>,
+    ) -> Promise {
+        self.run(async move |client| {
+            let scope = LoginScope {
+                connection_id: connection_id.as_deref(),
+                organization_id: organization_id.as_deref(),
+            };
+            client.group_membership(&user_id, scope, &groups).await
+        })
     }
 }
 

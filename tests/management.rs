@@ -8,6 +8,7 @@ use std::cell::RefCell;
 
 use post_login_action::Error;
 use post_login_action::error::Endpoint;
+use post_login_action::groups::{INCOMPLETE, LoginScope};
 use post_login_action::log::{Level, LogRecord};
 use post_login_action::management::ManagementClient;
 use post_login_action::policy::{CACHE_KEY, RefreshPolicy};
@@ -63,6 +64,21 @@ fn roles_config(on_error: OnTokenError) -> Config {
 fn cached_token_value(host: &FakeHost) -> Option<String> {
     host.cached().map(|entry| entry.value)
 }
+
+fn group(id: &str, name: &str, connection: Option<&str>) -> Value {
+    let mut g = json!({"id": id, "name": name, "tenant_name": "acme",
+        "created_at": "2025-01-01T00:00:00.000Z", "updated_at": "2025-01-01T00:00:00.000Z",
+        "membership_created_at": "2025-01-02T00:00:00.000Z"});
+    if let Some(c) = connection {
+        g["connection_id"] = json!(c);
+    }
+    g
+}
+
+const SCOPE: LoginScope<'static> = LoginScope {
+    connection_id: Some("con_1"),
+    organization_id: None,
+};
 
 // ---------------------------------------------------------------------------------------------
 // 1. Requests.
@@ -818,4 +834,205 @@ fn no_log_line_of_any_management_scenario_holds_the_secret_or_a_token() {
     host.assert_logs_hide_credentials(&tokens);
     // Not even the fake's shared signature part.
     assert!(!host.log_lines().contains("c2lnbmF0dXJl"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Groups (api.groups).
+
+#[test]
+fn user_groups_sends_take_and_the_encoded_cursor_and_returns_the_page() {
+    let host = FakeHost::new();
+    let state = TokenState::new();
+    let s = secrets();
+    let issued = host.answer_token(86_400);
+    let p = provider(&host, &state, &s);
+    let api = ManagementClient::new(&p);
+
+    let first = json!({"groups": [group("grp_1", "admins", None)], "next": "c/1+2"});
+    host.answer_management(200, first.to_string(), &[]);
+    assert_eq!(block_on(api.user_groups(USER, None, None)).unwrap(), first);
+    host.answer_management(200, json!({"groups": []}).to_string(), &[]);
+    assert_eq!(
+        block_on(api.user_groups(USER, Some("c/1+2"), Some(500))).unwrap(),
+        json!({"groups": []})
+    );
+    // An answer that is not a page of groups is an error, not an empty list.
+    host.answer_management(200, json!({"roles": []}).to_string(), &[]);
+    assert_eq!(
+        block_on(api.user_groups(USER, None, Some(5))),
+        Err(Error::ManagementResponse("expected the user's groups"))
+    );
+
+    let urls: Vec<String> = host
+        .management_requests()
+        .into_iter()
+        .map(|r| r.url)
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            format!("{USER_URL}/groups?take=50"),
+            format!("{USER_URL}/groups?take=100&from=c%2F1%2B2"),
+            format!("{USER_URL}/groups?take=5"),
+        ]
+    );
+    for request in host.management_requests() {
+        assert_eq!(request.method, "GET");
+        assert_eq!(request.bearer.as_deref(), Some(issued.as_str()));
+    }
+    assert_eq!(host.token_requests(), 1, "one token for every call");
+    host.assert_logs_hide_credentials(&[issued]);
+}
+
+#[test]
+fn group_membership_reads_every_page_with_one_token_and_decides_in_scope() {
+    let host = FakeHost::new();
+    let state = TokenState::new();
+    let s = secrets();
+    let issued = host.answer_token(86_400);
+    let p = provider(&host, &state, &s);
+    let api = ManagementClient::new(&p);
+
+    let page1 = json!({"groups": [group("grp_1", "staff", None), group("grp_2", "admins", Some("con_2"))], "next": "n1"});
+    let page2 = json!({"groups": [group("grp_3", "admins", Some("con_1"))]});
+    host.answer_management(200, page1.to_string(), &[]);
+    host.answer_management(200, page2.to_string(), &[]);
+    let keys = [
+        "admins".to_owned(),
+        "grp_2".to_owned(),
+        "staff".to_owned(),
+        "nobody".to_owned(),
+    ];
+    let out = block_on(api.group_membership(USER, SCOPE, &keys)).unwrap();
+    assert_eq!(
+        out,
+        json!({"memberships": {
+            "admins": {"is_member": true, "matches": [{"id": "grp_3", "name": "admins", "group_type": "connection"}]},
+            "grp_2": {"is_member": false},
+            "staff": {"is_member": true, "matches": [{"id": "grp_1", "name": "staff", "group_type": "tenant"}]},
+            "nobody": {"is_member": false}
+        }})
+    );
+    let urls: Vec<String> = host
+        .management_requests()
+        .into_iter()
+        .map(|r| r.url)
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            format!("{USER_URL}/groups?take=100"),
+            format!("{USER_URL}/groups?take=100&from=n1")
+        ]
+    );
+    assert_eq!(host.token_requests(), 1);
+    host.assert_logs_hide_credentials(&[issued]);
+}
+
+#[test]
+fn group_membership_stops_at_the_page_limit_and_reports_what_it_could_not_check() {
+    let host = FakeHost::new();
+    let state = TokenState::new();
+    let s = secrets();
+    host.answer_token(86_400);
+    let p = provider(&host, &state, &s);
+    for n in 0..10 {
+        let page = json!({"groups": [group(&format!("grp_{n}"), &format!("g{n}"), None)], "next": format!("n{n}")});
+        host.answer_management(200, page.to_string(), &[]);
+    }
+    let keys = ["g3".to_owned(), "later".to_owned()];
+    let out = block_on(ManagementClient::new(&p).group_membership(USER, SCOPE, &keys)).unwrap();
+    assert_eq!(host.management_requests().len(), 10, "at most ten pages");
+    assert_eq!(out["memberships"]["g3"]["is_member"], json!(true));
+    assert!(out["memberships"].get("later").is_none());
+    assert_eq!(out["errors"], json!({"later": INCOMPLETE}));
+}
+
+#[test]
+fn group_membership_stops_when_the_cursor_repeats() {
+    let host = FakeHost::new();
+    let state = TokenState::new();
+    let s = secrets();
+    host.answer_token(86_400);
+    let p = provider(&host, &state, &s);
+    let page = json!({"groups": [group("grp_1", "a", None)], "next": "same"});
+    host.answer_management(200, page.to_string(), &[]);
+    host.answer_management(200, page.to_string(), &[]);
+    let keys = ["b".to_owned()];
+    let out = block_on(ManagementClient::new(&p).group_membership(USER, SCOPE, &keys)).unwrap();
+    assert_eq!(host.management_requests().len(), 2);
+    assert_eq!(out, json!({"memberships": {"b": {"is_member": false}}}));
+}
+
+#[test]
+fn group_reads_renew_a_revoked_token_once_and_fail_with_auth0s_error() {
+    let host = FakeHost::new();
+    let state = TokenState::new();
+    let s = secrets();
+    let old = host.answer_token(86_400);
+    let p = provider(&host, &state, &s);
+    block_on(p.acquire()).unwrap();
+    let api = ManagementClient::new(&p);
+
+    // A 401 on the second page: the token is renewed once, the page retried with the new one.
+    host.answer_management(200, json!({"groups": [], "next": "n1"}).to_string(), &[]);
+    host.answer_management(401, INVALID_TOKEN, &[]);
+    let new = host.answer_token(86_400);
+    host.answer_management(
+        200,
+        json!({"groups": [group("grp_1", "a", None)]}).to_string(),
+        &[],
+    );
+    let out = block_on(api.group_membership(USER, SCOPE, &["a".to_owned()])).unwrap();
+    assert_eq!(out["memberships"]["a"]["is_member"], json!(true));
+    let bearers: Vec<Option<String>> = host
+        .management_requests()
+        .into_iter()
+        .map(|r| r.bearer)
+        .collect();
+    assert_eq!(
+        bearers,
+        [Some(old.clone()), Some(old.clone()), Some(new.clone())]
+    );
+    assert_eq!(host.token_requests(), 2);
+
+    // A 403 (missing read:groups) is the call's error, with Auth0's message, and no renewal.
+    host.answer_management(403, INSUFFICIENT_SCOPE, &[]);
+    let error = block_on(api.user_groups(USER, None, None)).unwrap_err();
+    assert!(matches!(
+        error,
+        Error::Status {
+            endpoint: Endpoint::Management,
+            status: 403,
+            ..
+        }
+    ));
+    assert!(error.to_string().contains("Insufficient scope"), "{error}");
+    assert_eq!(host.token_requests(), 2);
+
+    // A 429 whose reset fits the budget is waited for once.
+    host.answer_management(429, RATE_LIMITED, &[("retry-after", "1")]);
+    host.answer_management(200, json!({"groups": []}).to_string(), &[]);
+    assert_eq!(
+        block_on(api.user_groups(USER, None, None)).unwrap(),
+        json!({"groups": []})
+    );
+    host.assert_logs_hide_credentials(&[old, new]);
+}
+
+#[test]
+fn group_reads_refuse_an_empty_user_id_without_a_request() {
+    let host = FakeHost::new();
+    let state = TokenState::new();
+    let s = secrets();
+    host.answer_token(86_400);
+    let p = provider(&host, &state, &s);
+    let api = ManagementClient::new(&p);
+    let empty = Err(Error::InvalidArgument("user id must not be empty"));
+    assert_eq!(block_on(api.user_groups("", None, None)), empty);
+    assert_eq!(
+        block_on(api.group_membership("", SCOPE, &["a".to_owned()])),
+        empty
+    );
+    assert!(host.management_requests().is_empty());
 }

@@ -226,6 +226,22 @@ export interface DuoProviderOptions {
 }
 export type SamlAttributeValue = string | number | boolean | null | Array<string | number | boolean>;
 
+/** A group of the user, as `@auth0/actions` post-login v3 `UserGroupMembership` declares it. */
+export interface UserGroupMembership {
+  id: string;
+  name: string;
+  external_id?: string;
+  /** Set for a connection group. */
+  connection_id?: string;
+  tenant_name: string;
+  created_at: string;
+  updated_at: string;
+  membership_created_at: string;
+  /** The method with which the group was assigned to the user (in the types; the Management API may omit it). */
+  assignment?: string;
+  [key: string]: unknown;
+}
+
 export interface PostLoginAPI {
   readonly access: { deny(reason: string): PostLoginAPI };
   readonly accessToken: {
@@ -242,11 +258,12 @@ export interface PostLoginAPI {
     setPrimaryUser(primary_user_id: string): void;
   };
   readonly cache: CacheAPI;
+  /** Answered by the Management API (`GET /api/v2/users/{id}/groups`): see README, api.groups. */
   readonly groups: {
     getUserGroups(params?: {
       take?: number;
       from?: string;
-    }): Promise<{ groups: Array<{ id: string; name: string; [key: string]: any }>; next?: string }>;
+    }): Promise<{ groups: UserGroupMembership[]; next?: string }>;
     hasGroupMembership(groups: string[]): Promise<{
       memberships: {
         [group: string]: {

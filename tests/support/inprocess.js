@@ -1,8 +1,9 @@
 // An in-process stack for hostile-input tests: the real login handler, the real Rust/wasm Action
-// (the Node build in build/node), the fake KV (fake-kv.js), a `ctx.waitUntil` collector and the
-// tenant simulator (simulator.js) on loopback, with `globalThis.fetch` counting what the Action
-// asks and refusing any other host. One stack is one isolate: the handler's trigger cache and
-// the wasm module's token memory live as long as the process.
+// (the Node build in build/node; its ManagementApi answers api.groups), the fake KV
+// (fake-kv.js), a `ctx.waitUntil` collector and the tenant simulator (simulator.js) on
+// loopback, with `globalThis.fetch` counting what the Action asks and refusing any other host.
+// One stack is one isolate: the handler's trigger cache and the wasm module's token memory live
+// as long as the process.
 //
 // Everything the stack logs goes to `logs` (console is captured before the handler is loaded,
 // because js/log.js binds console's methods at import time), and every log line and response is
@@ -53,6 +54,7 @@ const { createLoginHandler } = await import("../../js/handler.js");
 const wasmAction = await import(NODE_BUILD.href);
 // After the console capture above: js/log.js binds console's methods when it loads.
 const { bindPostLoginActions } = await import("../../js/actions.js");
+const { managementTenantSource } = await import("../../js/runtime/tenant.js");
 
 export const URL_BASE = "https://login.example.com";
 export const CLIENT_ID = "hostile-test-client-id";
@@ -131,7 +133,12 @@ export async function createStack({ env: envOverrides = {} } = {}) {
   const tenant = await startTenant();
   const kv = fakeKv();
   const { actions, counts, probe } = bindActions();
-  const handler = createLoginHandler({ actions, now: Date.now });
+  // api.groups as in the Worker entry: the Rust Action's Management API client.
+  const handler = createLoginHandler({
+    actions,
+    now: Date.now,
+    tenant: managementTenantSource(wasmAction.ManagementApi, actions[0]),
+  });
   const env = {
     AUTH0_CUSTOM_DOMAIN: tenant.sim.url,
     CLIENT_ID,

@@ -5,7 +5,8 @@
  *   request the way Auth0 does and answering Auth0's error bodies;
  * - `GET /.well-known/jwks.json` publishing the signing key (`rotateKeys` replaces it);
  * - the Management API v2 routes the Action's client calls (`GET`/`PATCH /api/v2/users/{id}`,
- *   `GET /api/v2/users/{id}/roles`, `GET /api/v2/users/{id}/permissions`) over a fixed user
+ *   `GET /api/v2/users/{id}/roles`, `GET /api/v2/users/{id}/permissions`,
+ *   `GET /api/v2/users/{id}/groups` with `from`/`take` checkpoint pagination) over a fixed user
  *   store, checking bearer tokens (signature, expiry, audience, issuer, revocation, scope) and
  *   answering with Auth0's error bodies;
  * - token-endpoint faults, and counters of what it was asked.
@@ -35,10 +36,13 @@ export const MAX_BODY_BYTES = 64 * 1024;
 const SIGNING_ALG = "RS256";
 const CLIENT_CREDENTIALS = "client_credentials";
 /** The scope of every issued token. */
-const SCOPE = "read:users update:users read:roles";
+const SCOPE = "read:users update:users read:roles read:groups";
 const FAULT_TYPES = new Set(["rate_limit", "delay", "html", "invalid_json", "response", "token"]);
 
-/** The Management API's user store: one database user with two roles and a permission from each. */
+/**
+ * The Management API's user store: one database user with two roles and a permission from each,
+ * and three groups (a tenant group, and an `admins` group in each of two connections).
+ */
 const USERS = [
   {
     profile: {
@@ -79,8 +83,27 @@ const USERS = [
         sources: [{ source_id: "rol_editor", source_name: "editor", source_type: "ROLE" }],
       },
     ],
+    groups: [
+      group("grp_staff00000000001", "staff", {}),
+      group("grp_admins000000001", "admins", { connection_id: "con_database00001" }),
+      group("grp_admins000000002", "admins", { connection_id: "con_enterprise001" }),
+    ],
   },
 ];
+
+/** A user's group as `GET /api/v2/users/{id}/groups` lists it. */
+function group(id, name, extra) {
+  const at = "2024-01-01T00:00:00.000Z";
+  return {
+    id,
+    name,
+    ...extra,
+    tenant_name: "simulator",
+    created_at: at,
+    updated_at: at,
+    membership_created_at: at,
+  };
+}
 
 /** Default bodies of `{ status }` faults: Auth0's token-endpoint error shape. */
 const STATUS_FAULT_BODIES = {
@@ -113,8 +136,9 @@ const STATUS_FAULT_BODIES = {
  * @property {string} issuer `${url}/`, the `iss` of issued tokens.
  * @property {string} managementAudience `${url}/api/v2/`.
  * @property {{ tokenRequests: number, byClient: Record<string, number>,
- *   managementByStatus: Record<string, number> }} stats Live counters: every token request,
- *   token requests per `client_id` sent, Management API answers per status.
+ *   managementByStatus: Record<string, number>, groupRequests: number }} stats Live counters:
+ *   every token request, token requests per `client_id` sent, Management API answers per
+ *   status, requests for a user's groups past the bearer check.
  * @property {string[]} issuedTokens Every access token handed out.
  * @property {{ at: number, body: object | null, status: number | null }[]} requests Every token
  *   request: arrival time (ms), parsed body, status answered (null if none was).
@@ -161,7 +185,7 @@ export async function startSimulator({
     clients: new Map(),
     defaultLifetimeSeconds: tokenLifetimeSeconds,
     tokenLifetimeSeconds,
-    stats: { tokenRequests: 0, byClient: {}, managementByStatus: {} },
+    stats: { tokenRequests: 0, byClient: {}, managementByStatus: {}, groupRequests: 0 },
     requests: [],
     issuedTokens: [],
     fault: null,
@@ -254,6 +278,7 @@ const ROUTES = [
   { method: "PATCH", path: userPath(), scopes: ["update:users"], handler: handlePatchUser },
   { method: "GET", path: userPath("/roles"), scopes: ["read:users", "read:roles"], handler: listOf("roles") },
   { method: "GET", path: userPath("/permissions"), scopes: ["read:users"], handler: listOf("permissions") },
+  { method: "GET", path: userPath("/groups"), scopes: ["read:groups"], handler: handleUserGroups },
 ];
 
 async function handleRequest(state, req, res) {
@@ -519,6 +544,36 @@ function listOf(name) {
   };
 }
 
+/**
+ * `GET /api/v2/users/{id}/groups`: the whole list as an array, or with `take` (1–100) and/or
+ * `from` (the id of the first group of the page) checkpoint pagination, `{ groups, next? }`
+ * (`next`: the id of the first group of the next page). Every request past the bearer check is
+ * counted in `stats.groupRequests`.
+ */
+function handleUserGroups(ctx, state) {
+  state.stats.groupRequests += 1;
+  const user = findUser(ctx, state);
+  if (!user) return notFoundUser();
+  const { searchParams } = ctx.url;
+  if (!searchParams.has("take") && !searchParams.has("from")) return jsonReply(200, user.groups);
+  const take = searchParams.has("take") ? Number(searchParams.get("take")) : 50;
+  if (!Number.isInteger(take) || take < 1 || take > 100) {
+    return managementError(400, "Query validation error: 'take' must be an integer from 1 to 100", {
+      errorCode: "invalid_query_string",
+    });
+  }
+  const from = searchParams.get("from");
+  const start = from === null || from === "" ? 0 : user.groups.findIndex((g) => g.id === from);
+  if (start < 0) {
+    return managementError(400, "Query validation error: invalid 'from'", {
+      errorCode: "invalid_query_string",
+    });
+  }
+  const groups = user.groups.slice(start, start + take);
+  const next = user.groups[start + take]?.id;
+  return jsonReply(200, next === undefined ? { groups } : { groups, next });
+}
+
 const PATCHABLE = ["app_metadata", "user_metadata"];
 
 /**
@@ -588,6 +643,7 @@ async function signJwt(state, claims) {
 function resetState(state) {
   // In place: callers hold references to these objects.
   state.stats.tokenRequests = 0;
+  state.stats.groupRequests = 0;
   for (const key of Object.keys(state.stats.byClient)) delete state.stats.byClient[key];
   for (const key of Object.keys(state.stats.managementByStatus)) delete state.stats.managementByStatus[key];
   state.requests.length = 0;

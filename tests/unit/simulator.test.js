@@ -19,7 +19,7 @@ import {
 import { MAX_BODY_BYTES, startSimulator } from "../support/simulator.js";
 
 const CLI_PATH = fileURLToPath(new URL("../support/simulator-cli.js", import.meta.url));
-const SCOPE = "read:users update:users read:roles";
+const SCOPE = "read:users update:users read:roles read:groups";
 
 /** Valid client-credentials parameters for the default client. */
 function credentials(sim, overrides = {}) {
@@ -142,6 +142,7 @@ describe("token endpoint", () => {
       tokenRequests: 3,
       byClient: { "sim-client-id": 2, "other-api-client": 1 },
       managementByStatus: {},
+      groupRequests: 0,
     });
     assert.deepEqual(sim.issuedTokens, [ok.json.access_token]);
     assert.equal(sim.requests.length, 3);
@@ -631,6 +632,8 @@ describe("management API", () => {
         ["PATCH", "", { app_metadata: { a: 1 } }],
         ["GET", "/roles"],
         ["GET", "/permissions"],
+        ["GET", "/groups"],
+        ["GET", "/groups?take=1"],
       ]) {
         const reply = await api(sim, method, `${path}${suffix}`, { token, body });
         assert.equal(reply.status, 404, `${method} ${suffix}`);
@@ -660,6 +663,62 @@ describe("management API", () => {
           "sources",
         ]);
       }
+    });
+  });
+
+  describe("GET /api/v2/users/{id}/groups", () => {
+    const ids = ["grp_staff00000000001", "grp_admins000000001", "grp_admins000000002"];
+
+    test("without from or take: the whole list as an array", async () => {
+      const reply = await api(sim, "GET", `${USER_PATH}/groups`, { token });
+      assert.equal(reply.status, 200);
+      assert.deepEqual(
+        reply.json.map((g) => g.id),
+        ids,
+      );
+      assert.deepEqual(Object.keys(reply.json[1]).sort(), [
+        "connection_id",
+        "created_at",
+        "id",
+        "membership_created_at",
+        "name",
+        "tenant_name",
+        "updated_at",
+      ]);
+      assert.equal(reply.json[0].connection_id, undefined, "a tenant group");
+    });
+
+    test("checkpoint pagination: take, then from = next until there is no next", async () => {
+      const seen = [];
+      let from;
+      for (let page = 0; page < 5; page++) {
+        const query = `?take=2${from ? `&from=${encodeURIComponent(from)}` : ""}`;
+        const reply = await api(sim, "GET", `${USER_PATH}/groups${query}`, { token });
+        assert.equal(reply.status, 200);
+        seen.push(...reply.json.groups.map((g) => g.id));
+        from = reply.json.next;
+        if (!from) break;
+      }
+      assert.deepEqual(seen, ids);
+      const all = await api(sim, "GET", `${USER_PATH}/groups?take=100`, { token });
+      assert.deepEqual(Object.keys(all.json), ["groups"], "no next on the last page");
+      assert.equal(sim.stats.groupRequests, 3);
+    });
+
+    test("a take outside 1-100 or an unknown from is a 400", async () => {
+      for (const query of ["?take=0", "?take=101", "?take=1.5", "?take=x", "?from=grp_nope"]) {
+        const reply = await api(sim, "GET", `${USER_PATH}/groups${query}`, { token });
+        assert.equal(reply.status, 400, query);
+        assert.equal(reply.json.errorCode, "invalid_query_string");
+      }
+    });
+
+    test("needs read:groups", async () => {
+      const reader = await sim.signToken(tokenClaims(sim, { scope: "read:users" }));
+      const reply = await api(sim, "GET", `${USER_PATH}/groups`, { token: reader });
+      assert.equal(reply.status, 403);
+      assert.equal(reply.json.message, "Insufficient scope, expected any of: read:groups");
+      assert.equal(sim.stats.groupRequests, 0, "refused before the handler");
     });
   });
 

@@ -1,8 +1,9 @@
 // api.groups (@auth0/actions post-login v3 GroupsAPI): reads of tenant data, both returning
 // promises. Argument checks and messages are Auth0's harness. The data comes from an injected
 // `tenant` source ({ getUserGroups(userId, {from, take}), hasGroupMembership(userId,
-// connectionId, organizationId, groups) }); without one, both reject with a clear error.
-// `api.roles` is not here: it is in Auth0's harness but not in the published types.
+// connectionId, organizationId, groups) }) — in the Worker, js/runtime/tenant.js over the Rust
+// Action's Management API client; without one, both reject with a clear error.
+// `api.roles` is not here: it is in Auth0's harness but not in the published types (README).
 
 import { typeName } from "./checks.js";
 
