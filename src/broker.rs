@@ -15,7 +15,7 @@
 //! ```
 //! use post_login_action::broker::{BrokerReply, BrokerRequest};
 //! let reply: BrokerReply = serde_json::from_str(
-//!     r#"{"type":"cooling_down","retry_in_ms":30000,"class":"configuration","status":401,
+//!     r#"{"type":"cooling_down","retry_in_ms":30000,"class":"configuration","kind":"token_endpoint","status":401,
 //!         "code":"access_denied","message":"Unauthorized"}"#,
 //! ).unwrap();
 //! assert!(matches!(reply, BrokerReply::CoolingDown { retry_in_ms: 30_000, .. }));
@@ -133,6 +133,8 @@ pub enum BrokerReply {
         retry_in_ms: u64,
         /// `transient`, `rate_limited` or `configuration`.
         class: String,
+        /// The [`Error::kind`] of the failure.
+        kind: String,
         /// HTTP status of the failed answer, if there was one.
         status: Option<u16>,
         /// Auth0's error code, if any.
@@ -202,6 +204,7 @@ impl BrokerReply {
                 .map_or(FailureClass::Transient, |c| c.class)
                 .as_str()
                 .to_owned(),
+            kind: last.kind().to_owned(),
             status,
             code,
             message: message.unwrap_or_else(|| last.to_string()),
@@ -319,12 +322,14 @@ pub enum Asked {
     Unavailable(String),
 }
 
-/// Asks the broker for a token for `secrets` (a newer one than `newer_than`, for a refresh).
+/// Asks the broker for a token for `secrets` (a newer one than `newer_than`, for a refresh or
+/// after a refused token), waiting at most `timeout_ms`.
 pub async fn ask<H: Host>(
     host: &H,
     state: &TokenState,
     secrets: &Secrets,
     newer_than: Option<u64>,
+    timeout_ms: u64,
 ) -> Asked {
     let now = host.now_ms();
     if state.broker_paused(now) {
@@ -333,7 +338,7 @@ pub async fn ask<H: Host>(
     let body = serde_json::to_string(&BrokerRequest::new(secrets, newer_than)).unwrap_or_default();
     let started = host.now_ms();
     let answer = host
-        .call_broker(&instance_name(secrets), &body, BROKER_TIMEOUT_MS)
+        .call_broker(&instance_name(secrets), &body, timeout_ms)
         .await;
     let Some(answer) = answer else {
         return Asked::Unbound;
@@ -382,20 +387,29 @@ fn from_reply(reply: BrokerReply, now: u64) -> Asked {
         BrokerReply::CoolingDown {
             retry_in_ms,
             class,
+            kind,
             status,
             code,
             message,
         } => {
-            let error = match status {
-                Some(status) => Error::Status {
+            let error = match (status, kind.as_str()) {
+                (Some(status), _) => Error::Status {
                     endpoint: Endpoint::Token,
                     status,
                     code,
                     message: Some(message),
                 },
-                None => Error::Transport {
+                (None, "transport") => Error::Transport {
                     endpoint: Endpoint::Token,
                     reason: message,
+                },
+                (None, kind) => Error::Brokered {
+                    kind: match kind {
+                        "invalid_token" => "invalid_token",
+                        "secret" => "secret",
+                        _ => "broker",
+                    },
+                    message,
                 },
             };
             let class = match class.as_str() {

@@ -54,6 +54,15 @@ pub enum Error {
     /// The Management API answered 2xx with a body that is not the expected JSON.
     #[error("Management API answered with unexpected JSON: {0}")]
     ManagementResponse(&'static str),
+    /// The fleet's token broker could not get a token; `kind` is the [`Error::kind`] of the
+    /// failure it saw (one of the token-side kinds), `message` its description.
+    #[error("{message}")]
+    Brokered {
+        /// The broker's failure kind.
+        kind: &'static str,
+        /// What the broker reported (never a credential).
+        message: String,
+    },
     /// A Management API call was given an unusable argument.
     #[error("invalid Management API argument: {0}")]
     InvalidArgument(&'static str),
@@ -205,6 +214,7 @@ impl Error {
             } => "management_api",
             Error::ManagementResponse(_) => "management_response",
             Error::InvalidArgument(_) => "invalid_argument",
+            Error::Brokered { kind, .. } => kind,
         }
     }
 

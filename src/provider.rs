@@ -214,6 +214,7 @@ impl<'a, H: Host> TokenProvider<'a, H> {
     /// Drops `rejected` (a token the Management API refused) from memory and from the trigger
     /// cache, so that the next [`TokenProvider::acquire`] requests a new one.
     pub fn discard(&self, rejected: &ManagementToken) {
+        self.state.reject(rejected.expires_at_ms());
         self.tiers().discard(rejected);
     }
 
@@ -267,6 +268,7 @@ impl<'a, H: Host> TokenProvider<'a, H> {
         let result = match self.obtain(newer_than).await {
             Ok(token) => {
                 self.state.clear_cooldown();
+                self.state.clear_rejected();
                 self.tiers().store(&token);
                 Ok(token)
             }
@@ -284,7 +286,16 @@ impl<'a, H: Host> TokenProvider<'a, H> {
         &self,
         newer_than: Option<u64>,
     ) -> core::result::Result<ManagementToken, (Error, FailureClass, Option<u64>)> {
-        match broker::ask(self.host, self.state, self.secrets, newer_than).await {
+        // The broker's wait and the fallback share one budget: a slow broker never makes a
+        // login wait longer than a token request alone may.
+        let deadline = self
+            .host
+            .now_ms()
+            .saturating_add(self.settings.retry.budget_ms);
+        // A token the Management API refused must not come back from the broker's memory.
+        let newer_than = newer_than.or(self.state.rejected_expiry());
+        let timeout_ms = broker::BROKER_TIMEOUT_MS.min(self.settings.retry.budget_ms);
+        match broker::ask(self.host, self.state, self.secrets, newer_than, timeout_ms).await {
             Asked::Token(token) => Ok(token),
             Asked::CoolingDown {
                 error,
@@ -292,7 +303,7 @@ impl<'a, H: Host> TokenProvider<'a, H> {
                 until_ms,
             } => Err((error, class, Some(until_ms))),
             Asked::Unbound | Asked::Unavailable(_) => self
-                .request_token()
+                .request_token(deadline)
                 .await
                 .map_err(|(error, class)| (error, class, None)),
         }
@@ -330,13 +341,15 @@ impl<'a, H: Host> TokenProvider<'a, H> {
     }
 
     /// `POST /oauth/token` with retries; each answer validated as a token response.
-    async fn request_token(&self) -> core::result::Result<ManagementToken, (Error, FailureClass)> {
+    async fn request_token(
+        &self,
+        deadline: u64,
+    ) -> core::result::Result<ManagementToken, (Error, FailureClass)> {
         let retry = self.settings.retry;
         let retries = Retries {
             max_attempts: retry.max_attempts,
             ..TOKEN_RETRIES
         };
-        let deadline = self.host.now_ms().saturating_add(retry.budget_ms);
         let url = self.secrets.domain().token_url();
         http::retrying(
             self.host,

@@ -99,6 +99,8 @@ pub struct TokenState {
     cooldown: RefCell<Option<Cooldown>>,
     /// Until when the broker is skipped after it could not be reached (ms since epoch).
     broker_paused_until: core::cell::Cell<u64>,
+    /// The expiry of the last token the Management API refused, until a new one is obtained.
+    rejected_expiry: core::cell::Cell<Option<u64>>,
 }
 
 impl TokenState {
@@ -110,6 +112,21 @@ impl TokenState {
     /// Whether the broker is skipped at `now_ms` (it failed to answer recently).
     pub fn broker_paused(&self, now_ms: u64) -> bool {
         now_ms < self.broker_paused_until.get()
+    }
+
+    /// Remembers that the token expiring at `expires_at_ms` was refused.
+    pub fn reject(&self, expires_at_ms: u64) {
+        self.rejected_expiry.set(Some(expires_at_ms));
+    }
+
+    /// The expiry of the refused token, if no new one was obtained since.
+    pub fn rejected_expiry(&self) -> Option<u64> {
+        self.rejected_expiry.get()
+    }
+
+    /// Forgets the refused token (a new one was obtained).
+    pub fn clear_rejected(&self) {
+        self.rejected_expiry.set(None);
     }
 
     /// Skips the broker until `until_ms`.

@@ -357,7 +357,8 @@ impl Logger for WorkerHost {
     fn log(&self, record: LogRecord) {
         match self.cache {
             HostCache::Api(_) => log_line(&record),
-            HostCache::Broker(_) => log_line(&record.field("component", "token-broker")),
+            // Told apart from the Action's own lines in one process's output.
+            HostCache::Broker(_) => log_line(&record.field("host", "token-broker")),
         }
     }
 }

@@ -262,3 +262,40 @@ fn the_protocol_hides_credentials_from_debug_output() {
     let answer = block_on(Broker::new().serve_json(&FakeHost::new(), "{not json"));
     assert!(answer.contains("\"type\":\"refused\""), "{answer}");
 }
+
+#[test]
+fn a_token_the_management_api_refused_is_not_served_again_by_the_broker() {
+    let fleet = Fleet::new(1);
+    let isolate = &fleet.isolates[0];
+    let refused = fleet.broker.host.answer_token(86_400);
+    acquire(isolate).unwrap();
+
+    // The Management API rejected it (revoked): the isolate discards it and asks again.
+    let s = secrets();
+    let p = provider(&isolate.host, &isolate.state, &s);
+    let held = p.cached().unwrap().token;
+    p.discard(&held);
+    isolate.host.advance(1_000);
+    fleet.at(1_000);
+    let replacement = fleet.broker.host.answer_token(86_400);
+    let acquired = acquire(isolate).unwrap();
+    assert_eq!(
+        acquired.token.access_token(),
+        replacement,
+        "not the refused token"
+    );
+    assert_eq!(fleet.broker.host.token_requests(), 2);
+    isolate
+        .host
+        .assert_logs_hide_credentials(&[refused, replacement]);
+}
+
+#[test]
+fn a_broker_failure_keeps_its_kind_for_the_isolate() {
+    let fleet = Fleet::new(1);
+    // 200 with a body that is not a token response: the broker's failure is `invalid_token`.
+    fleet.broker.host.answer(200, r#"{"access_token":"x"}"#);
+    let error = acquire(&fleet.isolates[0]).expect_err("no usable token");
+    assert_eq!(error.kind(), "invalid_token", "{error}");
+    assert_eq!(fleet.isolate_requests(), 0);
+}

@@ -228,15 +228,21 @@ export class WorkerProcess {
     throw new Error(`wrangler dev did not become ready${exited ? " (it exited)" : ""}:\n${output}`);
   }
 
-  /** JSON log records printed so far (the Action's and the runtime's). */
-  logs() {
+  /**
+   * JSON log records printed so far (the Action's and the runtime's). The token broker's own
+   * records (`host: "token-broker"`, when this process hosts it) only with `{ broker: true }`:
+   * the tests count what the isolate did.
+   */
+  logs({ broker = false } = {}) {
     const records = [];
     for (const line of this.lines) {
       const start = line.indexOf("{");
       if (start === -1) continue;
       try {
         const value = JSON.parse(line.slice(start));
-        if (value && typeof value.event === "string") records.push(value);
+        if (value && typeof value.event === "string" && (broker || value.host !== "token-broker")) {
+          records.push(value);
+        }
       } catch {
         // not a log record
       }
