@@ -125,14 +125,24 @@ export function createLoginHandler({ actions, now = Date.now, tenant: tenantFor 
   function cacheFor(env) {
     if (!triggerCache) {
       const seconds = Number(env.ACTIONS_CACHE_SYNC_SECONDS);
+      let writerMode = env.ACTIONS_CACHE_WRITER_MODE ?? "on";
+      if (writerMode !== "on" && writerMode !== "off") {
+        log("warn", "cache_writer_mode_unknown", { mode: String(writerMode).slice(0, 32), using: "on" });
+        writerMode = "on";
+      }
       triggerCache = new KvTriggerCache(TRIGGER, {
         now,
         log,
+        encryptionKey: env.TOKEN_ENCRYPTION_KEY,
+        writerMode,
         ...(Number.isFinite(seconds) && seconds >= 0 ? { syncIntervalMs: seconds * 1000 } : {}),
       });
     }
     return triggerCache;
   }
+
+  /** Writes the trigger cache back: through the single writer when bound (js/runtime/kv-store.js). */
+  const persist = (store, env) => store.persist(env.ACTIONS_CACHE, env.ACTIONS_CACHE_WRITER ?? undefined);
 
   async function postLogin(request, env, ctx) {
     const read = await readSignedJson(request, env);
@@ -148,11 +158,10 @@ export function createLoginHandler({ actions, now = Date.now, tenant: tenantFor 
     const store = cacheFor(env);
     const { cache, kvRead } = await store.forLogin(env.ACTIONS_CACHE);
     // Work an Action leaves running (a token refresh) is kept alive, then its changes written.
-    const waitUntil = (work) =>
-      ctx.waitUntil(Promise.resolve(work).then(() => store.persist(env.ACTIONS_CACHE)));
+    const waitUntil = (work) => ctx.waitUntil(Promise.resolve(work).then(() => persist(store, env)));
     const tenant = tenantFor?.(env, cache);
     const result = await executePostLogin({ actions, input, env, cache, log, waitUntil, tenant });
-    ctx.waitUntil(store.persist(env.ACTIONS_CACHE));
+    ctx.waitUntil(persist(store, env));
     const suspended = await suspend(env, result);
     if (suspended) return suspended;
     log("info", "login", {
@@ -231,8 +240,7 @@ export function createLoginHandler({ actions, now = Date.now, tenant: tenantFor 
     }
     const store = cacheFor(env);
     const { cache, kvRead } = await store.forLogin(env.ACTIONS_CACHE);
-    const waitUntil = (work) =>
-      ctx.waitUntil(Promise.resolve(work).then(() => store.persist(env.ACTIONS_CACHE)));
+    const waitUntil = (work) => ctx.waitUntil(Promise.resolve(work).then(() => persist(store, env)));
     let result;
     try {
       result = await executeContinuePostLogin({
@@ -253,7 +261,7 @@ export function createLoginHandler({ actions, now = Date.now, tenant: tenantFor 
       if (!(error instanceof ContinueError)) throw error;
       return refuse(400, "invalid_state", error.message);
     }
-    ctx.waitUntil(store.persist(env.ACTIONS_CACHE));
+    ctx.waitUntil(persist(store, env));
     const suspended = await suspend(env, result);
     if (suspended) return suspended;
     log("info", "login_continued", {

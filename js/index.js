@@ -1,6 +1,7 @@
 // The Worker entry named in wrangler.toml: the login handler running the post-login Actions —
 // the Rust Action and those of a Deploy CLI export (build/tenant-actions/), in the export's order
-// — and the fleet's token broker, a Durable Object class of the Rust module.
+// — the fleet's token broker, a Durable Object class of the Rust module, and the trigger cache's
+// single writer, a Durable Object class in JS.
 // api.groups is answered by the Rust Action's Management API client (its cached token).
 import * as action from "../build/index.js";
 import { postLoginBindings } from "../build/tenant-actions/index.js";
@@ -10,6 +11,7 @@ import { createLoginHandler } from "./handler.js";
 import { managementTenantSource } from "./runtime/tenant.js";
 
 export { TokenBroker } from "../build/index.js";
+export { TriggerCacheWriter } from "./cache-writer-object.js";
 
 const rustActions = bindPostLoginActions(action);
 

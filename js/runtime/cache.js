@@ -3,8 +3,10 @@
 // Synchronous, string values, `ttl` in milliseconds, `expires_at` in ms since the epoch, the
 // earlier of the two wins, 15 minutes when neither is given, never more than 24 hours.
 // Limits in UTF-8 bytes: key ≤ 64, value ≤ 4096, all keys + values ≤ 8192, ≤ 20 entries.
-// The cache is one per trigger; `TriggerCache` holds it for one execution and knows whether it
-// changed, so the KV layer writes it back only when needed.
+// The cache is one per trigger; `TriggerCache` holds it for the executions of one isolate and
+// records which keys changed since the last write-back (a delta: each key's new record, or its
+// deletion), so the KV layer writes back only when needed and the single writer
+// (js/runtime/cache-merge.js) can merge per key what several isolates changed at once.
 
 export const DEFAULT_TTL_MS = 15 * 60 * 1000;
 export const MAX_LIFETIME_MS = 24 * 60 * 60 * 1000;
@@ -48,14 +50,71 @@ export class TriggerCache {
     this.now = now;
     /** @type {Map<string, {value: string, expires_at: number}>} */
     this.records = new Map();
-    this.dirty = false;
+    /**
+     * Keys changed since the last `takeDelta`: the record set, or null for a delete.
+     * @type {Map<string, {value: string, expires_at: number} | null>}
+     */
+    this.changes = new Map();
+    /** The stored value must be rewritten even with no change (it was unreadable, or stale). */
+    this.rewrite = false;
     this.replace(records);
   }
 
-  /** Replaces every record (a fresh copy from KV); expired or malformed ones are dropped. */
+  /** Whether something must be written back: a change, or a rewrite of the stored value. */
+  get dirty() {
+    return this.changes.size > 0 || this.rewrite;
+  }
+
+  /** `true` asks for a rewrite; `false` forgets every pending change. */
+  set dirty(value) {
+    this.rewrite = Boolean(value);
+    if (!value) this.changes.clear();
+  }
+
+  /** Replaces every record (a fresh copy from KV) and forgets pending changes. */
   replace(records) {
+    this.changes.clear();
+    this.rewrite = false;
+    this.#load(records);
+  }
+
+  /**
+   * Takes the records another copy holds (KV, or the writer's merge) while keeping this copy's
+   * changes not yet written back: they are newer, so they are applied over what was adopted.
+   */
+  adopt(records) {
+    this.#load(records);
+    const at = this.now();
+    for (const [key, record] of this.changes) {
+      if (record === null || record.expires_at <= at) this.records.delete(key);
+      else this.records.set(key, { ...record });
+    }
+  }
+
+  /**
+   * The changes since the last call, as `{ changes: [[key, record | null], …], rewrite }`, and
+   * forgets them: the caller writes them, or hands them back with `restoreDelta` when it could not.
+   */
+  takeDelta() {
+    const delta = { changes: [...this.changes].map(([k, r]) => [k, r && { ...r }]), rewrite: this.rewrite };
+    this.changes.clear();
+    this.rewrite = false;
+    return delta;
+  }
+
+  /** Hands back a delta that could not be written; changes made since it was taken win. */
+  restoreDelta(delta) {
+    const newer = this.changes;
+    this.changes = new Map(delta.changes);
+    for (const [key, record] of newer) {
+      this.changes.delete(key);
+      this.changes.set(key, record);
+    }
+    this.rewrite ||= delta.rewrite;
+  }
+
+  #load(records) {
     this.records.clear();
-    this.dirty = false;
     this.lostToExpiry = false;
     const at = this.now();
     for (const [key, record] of records) {
@@ -79,6 +138,11 @@ export class TriggerCache {
   #purge(at) {
     for (const [key, record] of this.records) {
       if (record.expires_at <= at) this.#expire(key);
+    }
+    // A pending set that expired is written as a delete: it replaced whatever the stored copy
+    // holds for that key, and that is gone with it.
+    for (const [key, record] of this.changes) {
+      if (record !== null && record.expires_at <= at) this.changes.set(key, null);
     }
   }
 
@@ -131,7 +195,8 @@ export class TriggerCache {
 
     const record = { value, expires_at: expiresAt };
     this.records.set(key, record);
-    this.dirty = true;
+    this.changes.delete(key); // insertion order = order of the latest changes
+    this.changes.set(key, { ...record });
     return { type: "success", record: { ...record } };
   }
 
@@ -140,7 +205,8 @@ export class TriggerCache {
     requireString("key", key);
     this.#purge(this.now());
     if (!this.records.delete(key)) return error("CacheKeyDoesNotExist");
-    this.dirty = true;
+    this.changes.delete(key);
+    this.changes.set(key, null);
     return { type: "success" };
   }
 

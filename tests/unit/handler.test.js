@@ -387,8 +387,9 @@ describe("POST /post-login: accepted requests", () => {
     assert.equal(event.secrets.LOGIN_HANDLER_SECRET, undefined);
   });
 
-  test("a cold isolate's login reads KV exactly once", async () => {
+  test("a cold isolate's login reads KV exactly once (writer mode off)", async () => {
     const h = harness({
+      env: { ACTIONS_CACHE_WRITER_MODE: "off" },
       onExecute(_event, api) {
         api.cache.get("a");
         api.cache.get("b");
@@ -398,6 +399,57 @@ describe("POST /post-login: accepted requests", () => {
     await h.send(await postLogin());
     await h.settle();
     assert.equal(h.kv.gets, 1);
+  });
+
+  test("with no cache writer bound, the write-back re-reads KV and merges its change (logged once)", async () => {
+    const kv = fakeKv();
+    const h = harness({
+      kv,
+      onExecute: (_event, api) => api.cache.set(`k-${api.cache.get("n")?.value ?? 0}`, "v"),
+    });
+    await h.send(await postLogin());
+    await h.settle();
+    // Another isolate wrote a key meanwhile: the next write-back keeps it.
+    const stored = JSON.parse(kv.store.get("actions-cache/post-login"));
+    stored.records.other = { value: "theirs", expires_at: START + 3_600_000 };
+    kv.store.set("actions-cache/post-login", JSON.stringify(stored));
+    await h.send(await postLogin());
+    await h.settle();
+    assert.equal(kv.gets, 3, "the cold read, then one read per write-back");
+    const records = JSON.parse(kv.store.get("actions-cache/post-login")).records;
+    assert.deepEqual(Object.keys(records).sort(), ["k-0", "other"]);
+    const unavailable = logs.filter((r) => r.event === "cache_writer_unavailable");
+    assert.equal(unavailable.length, 1);
+    assert.equal(unavailable[0].fallback, "kv_read_modify_write");
+  });
+
+  test("a bound ACTIONS_CACHE_WRITER receives the delta", async () => {
+    const deltas = [];
+    const writer = {
+      idFromName: (name) => ({ name }),
+      get: (id) => ({
+        async fetch(url, init) {
+          const body = JSON.parse(init.body);
+          deltas.push({ id: id.name, url, changes: body.changes });
+          return Response.json({
+            v: 1,
+            records: body.changes.filter(([, r]) => r),
+            rejected: [],
+            kv: "written",
+          });
+        },
+      }),
+    };
+    const h = harness({
+      env: { ACTIONS_CACHE_WRITER: writer },
+      onExecute: (_event, api) => api.cache.set("token", "abc"),
+    });
+    await h.send(await postLogin());
+    await h.settle();
+    assert.equal(deltas.length, 1);
+    assert.equal(deltas[0].id, "post-login");
+    assert.deepEqual(deltas[0].changes, [["token", { value: "abc", expires_at: START + 15 * 60 * 1000 }]]);
+    assert.equal(h.kv.puts, 0, "the writer writes KV, not the isolate");
   });
 
   test("the KV write is scheduled with waitUntil, not awaited before responding", async () => {

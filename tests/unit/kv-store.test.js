@@ -411,7 +411,7 @@ describe("KvTriggerCache: the isolate's memory tier", () => {
     const { cache } = await store.forLogin(kv);
     cache.set("token", "abc", { ttl: 3_600_000 });
     await store.persist(kv);
-    assert.deepEqual(store.counts, { reads: 1, writes: 1 });
+    assert.deepEqual(store.counts, { reads: 1, writes: 1, writer: 0 });
     assert.deepEqual(
       entries.map((e) => e.event),
       ["kv_read", "kv_write"],
