@@ -13,8 +13,8 @@ import { WorkerProcess, tempPersistDir, withoutCustomBuild } from "./stack.js";
 const HOST_NAME = "auth0-edge-post-login";
 
 /**
- * The config of a member that uses process 0's broker: another Worker name, the broker binding
- * pointing at process 0's script, no migrations (it hosts no object).
+ * The config of a member that uses process 0's objects: another Worker name, each Durable Object
+ * binding pointing at process 0's script, no migrations (it hosts no object).
  */
 export function memberConfig(index) {
   const text = readFileSync(withoutCustomBuild(join(root, "wrangler.toml")), "utf8");
@@ -30,7 +30,8 @@ export function memberConfig(index) {
       named = true;
       out.push(`name = "${HOST_NAME}-member-${index}"`);
     } else out.push(line);
-    if (line.trim() === 'class_name = "TokenBroker"') out.push(`script_name = "${HOST_NAME}"`);
+    // Every Durable Object (the token broker, the trigger cache's writer) lives in process 0.
+    if (/^class_name = /.test(line.trim())) out.push(`script_name = "${HOST_NAME}"`);
   }
   const path = join(root, `.wrangler.fleet-${index}.toml`);
   writeFileSync(path, out.join("\n"));
