@@ -320,7 +320,21 @@ export class KvTriggerCache {
 
   /** Re-reads KV, applies `changes` per key, writes if that changed anything. Throws on a fault. */
   async #readModifyWrite(kv, changes, rewrite) {
-    const read = await this.#read(kv);
+    let read;
+    try {
+      read = await this.#read(kv);
+    } catch (error) {
+      // Without a read there is nothing to merge into: write this isolate's copy whole (the
+      // behaviour without a writer: last write wins) rather than lose its change.
+      this.log("warn", "kv_merge_read_failed", {
+        key: this.key,
+        error: describeError(error),
+        write: "whole_copy",
+      });
+      await this.#put(kv, this.cache.entries(), "kv");
+      this.syncedAt = this.now();
+      return;
+    }
     const merged = mergeDelta(read.entries, changes, this.now());
     const current = read.kid === sealingKid(this.keySpec) || (read.kid === null && !read.unreadable);
     if (merged.changed || rewrite || read.unreadable || !current) await this.#put(kv, merged.entries, "kv");

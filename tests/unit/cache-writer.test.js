@@ -403,17 +403,33 @@ describe("KvTriggerCache through the writer", () => {
     const { cache, store, log } = await isolate(kv);
     b.fault = "throw";
     kv.fail.get = "get exploded";
+    kv.fail.put = "put exploded";
     cache.set("kept", "k", { ttl: 3_600_000 });
     await store.persist(kv, b);
     assert.equal(cache.dirty, true);
     assert.equal(log.events("kv_write_failed").length, 1);
     kv.fail.get = null;
+    kv.fail.put = null;
     b.fault = null;
     t += WRITER_PAUSE_MS;
     cache.set("later", "l", { ttl: 3_600_000 });
     await store.persist(kv, b);
     assert.deepEqual(Object.keys(stored(kv)).sort(), ["kept", "later"]);
     assert.equal(cache.dirty, false);
+  });
+
+  test("writer down and KV reads failing: the isolate writes its copy whole rather than lose it", async () => {
+    const kv = fakeKv();
+    const b = binding(writer({ kv }));
+    const { cache, store, log } = await isolate(kv);
+    b.fault = "throw";
+    kv.fail.get = "get exploded";
+    cache.set("kept", "k", { ttl: 3_600_000 });
+    await store.persist(kv, b);
+    assert.equal(cache.dirty, false);
+    assert.equal(log.events("kv_merge_read_failed").length, 1);
+    kv.fail.get = null;
+    assert.deepEqual(Object.keys(stored(kv)), ["kept"]);
   });
 
   test("persists of one isolate run one at a time; one asked for meanwhile runs right after", async () => {
