@@ -268,12 +268,8 @@ impl<'a, H: Host> TokenProvider<'a, H> {
         let result = match self.obtain(newer_than).await {
             Ok(token) => {
                 self.state.clear_cooldown();
-                // The broker may answer with the very token being replaced (its own refresh
-                // failed): memory and the cache hold it already, so it is not written again.
-                if newer_than.is_none_or(|held| token.expires_at_ms() > held) {
-                    self.state.clear_rejected();
-                    self.tiers().store(&token);
-                }
+                self.state.clear_rejected();
+                self.tiers().store(&token);
                 Ok(token)
             }
             Err((error, class, until_ms)) => Err(self.cool_down(key, error, class, until_ms)),

@@ -299,28 +299,3 @@ fn a_broker_failure_keeps_its_kind_for_the_isolate() {
     assert_eq!(error.kind(), "invalid_token", "{error}");
     assert_eq!(fleet.isolate_requests(), 0);
 }
-
-#[test]
-fn a_refresh_the_broker_cannot_serve_keeps_the_held_token_without_rewriting_the_cache() {
-    let fleet = Fleet::new(1);
-    let isolate = &fleet.isolates[0];
-    let held = fleet.broker.host.answer_token(90);
-    acquire(isolate).unwrap();
-    let writes = isolate.host.count("cache_write");
-
-    // At the isolate's refresh point the broker's own refresh is refused: it answers with the
-    // token it has, which is the one the isolate holds.
-    fleet.at(76_000);
-    fleet.broker.host.answer(401, UNAUTHORIZED);
-    refresh(isolate);
-    assert_eq!(fleet.broker.host.token_requests(), 2);
-    assert_eq!(isolate.host.count("refresh_not_newer"), 1);
-    assert_eq!(
-        isolate.host.count("cache_write"),
-        writes,
-        "nothing new to write"
-    );
-    let acquired = acquire(isolate).unwrap();
-    assert_eq!(acquired.token.access_token(), held);
-    assert!(!acquired.refresh_due, "the next attempt waits");
-}
