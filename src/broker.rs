@@ -31,7 +31,7 @@ use crate::provider::{Settings, TokenProvider};
 use crate::retry::FailureClass;
 use crate::secrets::{self, Secrets};
 use crate::state::{Cooldown, RequestKey, TokenState};
-use crate::token::ManagementToken;
+use crate::token::{ManagementToken, Replacing};
 
 /// How long an isolate waits for the broker before it requests a token itself. A broker that
 /// holds a token answers in milliseconds; one that is requesting waits on Auth0 (typically a few
@@ -70,9 +70,9 @@ pub struct BrokerRequest {
     pub client_secret: String,
     /// `ACCOUNT_API`.
     pub audience: String,
-    /// The expiry (ms since epoch) of the token the caller holds and wants replaced: a refresh.
-    /// `None`: the caller has no token.
-    pub newer_than: Option<u64>,
+    /// The token the caller holds and wants replaced (a refresh, or one the Management API
+    /// refused). `None`: the caller has no token.
+    pub replacing: Option<Replacing>,
 }
 
 impl core::fmt::Debug for BrokerRequest {
@@ -81,20 +81,20 @@ impl core::fmt::Debug for BrokerRequest {
             .field("domain", &self.domain)
             .field("client_id", &self.client_id)
             .field("audience", &self.audience)
-            .field("newer_than", &self.newer_than)
+            .field("replacing", &self.replacing)
             .finish_non_exhaustive()
     }
 }
 
 impl BrokerRequest {
     /// The request for `secrets`.
-    pub fn new(secrets: &Secrets, newer_than: Option<u64>) -> Self {
+    pub fn new(secrets: &Secrets, replacing: Option<Replacing>) -> Self {
         BrokerRequest {
             domain: secrets.domain().base_url().to_owned(),
             client_id: secrets.client_id().to_owned(),
             client_secret: secrets.client_secret().to_owned(),
             audience: secrets.audience().to_owned(),
-            newer_than,
+            replacing,
         }
     }
 
@@ -249,8 +249,9 @@ impl Broker {
             .with_settings(settings(Settings::default()));
         let wants_newer = |token: &ManagementToken| {
             request
-                .newer_than
-                .is_some_and(|held| token.expires_at_ms() <= held)
+                .replacing
+                .as_ref()
+                .is_some_and(|held| !held.is_replaced_by_token(token))
         };
         match provider.cached() {
             Some(acquired) if !acquired.refresh_due && !wants_newer(&acquired.token) => {
@@ -322,20 +323,20 @@ pub enum Asked {
     Unavailable(String),
 }
 
-/// Asks the broker for a token for `secrets` (a newer one than `newer_than`, for a refresh or
-/// after a refused token), waiting at most `timeout_ms`.
+/// Asks the broker for a token for `secrets` (one replacing `replacing`, for a refresh or after
+/// a refused token), waiting at most `timeout_ms`.
 pub async fn ask<H: Host>(
     host: &H,
     state: &TokenState,
     secrets: &Secrets,
-    newer_than: Option<u64>,
+    replacing: Option<Replacing>,
     timeout_ms: u64,
 ) -> Asked {
     let now = host.now_ms();
     if state.broker_paused(now) {
         return Asked::Unavailable("paused after an earlier failure".into());
     }
-    let body = serde_json::to_string(&BrokerRequest::new(secrets, newer_than)).unwrap_or_default();
+    let body = serde_json::to_string(&BrokerRequest::new(secrets, replacing)).unwrap_or_default();
     let started = host.now_ms();
     let answer = host
         .call_broker(&instance_name(secrets), &body, timeout_ms)

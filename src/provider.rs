@@ -13,7 +13,7 @@ use crate::retry::{FailureClass, RetryPolicy};
 use crate::secrets::Secrets;
 use crate::state::{Cooldown, Flight, RequestKey, TokenState};
 use crate::tiers::Tiers;
-use crate::token::{self, ManagementToken};
+use crate::token::{self, ManagementToken, Replacing};
 
 pub use crate::tiers::Source;
 
@@ -160,11 +160,14 @@ impl<'a, H: Host> TokenProvider<'a, H> {
             return;
         }
         let current = self.state.held_for(self.secrets, now);
+        let replacing = current
+            .as_ref()
+            .map(|c| Replacing::new(&c.fingerprint, c.token.expires_at_ms()));
         // Another isolate may have refreshed already: adopt its token instead of requesting.
         if let Some(newer) = self.tiers().read_cache(now, false)
-            && current
+            && replacing
                 .as_ref()
-                .is_none_or(|c| newer.token.expires_at_ms() > c.token.expires_at_ms())
+                .is_none_or(|r| r.is_replaced_by(&newer.fingerprint, newer.token.expires_at_ms()))
             && now < newer.refresh_at_ms
         {
             self.host.log(
@@ -174,10 +177,9 @@ impl<'a, H: Host> TokenProvider<'a, H> {
             return;
         }
         self.host.log(LogRecord::info("refresh_started"));
-        let held_until = current.as_ref().map(|c| c.token.expires_at_ms());
-        match self.fetch_as_leader(key.clone(), held_until).await {
+        match self.fetch_as_leader(key.clone(), replacing.clone()).await {
             Ok(token) => {
-                if held_until.is_some_and(|held| token.expires_at_ms() <= held) {
+                if replacing.as_ref().is_some_and(|r| r.is(&token)) {
                     // The broker had nothing newer (its own refresh failed): ask again later,
                     // not on the next login.
                     let now = self.host.now_ms();
@@ -214,7 +216,7 @@ impl<'a, H: Host> TokenProvider<'a, H> {
     /// Drops `rejected` (a token the Management API refused) from memory and from the trigger
     /// cache, so that the next [`TokenProvider::acquire`] requests a new one.
     pub fn discard(&self, rejected: &ManagementToken) {
-        self.state.reject(rejected.expires_at_ms());
+        self.state.reject(Replacing::token(rejected));
         self.tiers().discard(rejected);
     }
 
@@ -253,11 +255,11 @@ impl<'a, H: Host> TokenProvider<'a, H> {
     }
 
     /// Makes the request this isolate's other logins wait on, and records its outcome.
-    /// `newer_than`: the expiry of the token being replaced, for a refresh.
+    /// `replacing`: the token being replaced, for a refresh.
     async fn fetch_as_leader(
         &self,
         key: RequestKey,
-        newer_than: Option<u64>,
+        replacing: Option<Replacing>,
     ) -> Result<ManagementToken> {
         let flight = self.state.take_off(key.clone());
         // If this future is dropped mid-request, the waiting logins must not wait forever.
@@ -265,11 +267,15 @@ impl<'a, H: Host> TokenProvider<'a, H> {
             state: self.state,
             flight: Some(flight.clone()),
         };
-        let result = match self.obtain(newer_than).await {
+        let result = match self.obtain(replacing.clone()).await {
             Ok(token) => {
                 self.state.clear_cooldown();
-                self.state.clear_rejected();
-                self.tiers().store(&token);
+                // The broker answers with the very token being replaced when its own refresh
+                // failed: memory and the cache hold it already, so it is not written again.
+                if replacing.as_ref().is_none_or(|r| !r.is(&token)) {
+                    self.state.clear_rejected();
+                    self.tiers().store(&token);
+                }
                 Ok(token)
             }
             Err((error, class, until_ms)) => Err(self.cool_down(key, error, class, until_ms)),
@@ -284,7 +290,7 @@ impl<'a, H: Host> TokenProvider<'a, H> {
     /// returned, and the endpoint is not asked.
     async fn obtain(
         &self,
-        newer_than: Option<u64>,
+        replacing: Option<Replacing>,
     ) -> core::result::Result<ManagementToken, (Error, FailureClass, Option<u64>)> {
         // The broker's wait and the fallback share one budget: a slow broker never makes a
         // login wait longer than a token request alone may.
@@ -293,9 +299,9 @@ impl<'a, H: Host> TokenProvider<'a, H> {
             .now_ms()
             .saturating_add(self.settings.retry.budget_ms);
         // A token the Management API refused must not come back from the broker's memory.
-        let newer_than = newer_than.or(self.state.rejected_expiry());
+        let replacing = replacing.or_else(|| self.state.rejected());
         let timeout_ms = broker::BROKER_TIMEOUT_MS.min(self.settings.retry.budget_ms);
-        match broker::ask(self.host, self.state, self.secrets, newer_than, timeout_ms).await {
+        match broker::ask(self.host, self.state, self.secrets, replacing, timeout_ms).await {
             Asked::Token(token) => Ok(token),
             Asked::CoolingDown {
                 error,

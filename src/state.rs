@@ -16,7 +16,7 @@ pub use crate::flight::Flight;
 use crate::error::Result;
 use crate::retry::FailureClass;
 use crate::secrets::Secrets;
-use crate::token::ManagementToken;
+use crate::token::{ManagementToken, Replacing};
 
 /// What a token was issued for. A held token serves only the same domain, client and audience.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,8 +99,8 @@ pub struct TokenState {
     cooldown: RefCell<Option<Cooldown>>,
     /// Until when the broker is skipped after it could not be reached (ms since epoch).
     broker_paused_until: core::cell::Cell<u64>,
-    /// The expiry of the last token the Management API refused, until a new one is obtained.
-    rejected_expiry: core::cell::Cell<Option<u64>>,
+    /// The last token the Management API refused, until a new one is obtained.
+    rejected: RefCell<Option<Replacing>>,
 }
 
 impl TokenState {
@@ -114,19 +114,19 @@ impl TokenState {
         now_ms < self.broker_paused_until.get()
     }
 
-    /// Remembers that the token expiring at `expires_at_ms` was refused.
-    pub fn reject(&self, expires_at_ms: u64) {
-        self.rejected_expiry.set(Some(expires_at_ms));
+    /// Remembers that `token` was refused.
+    pub fn reject(&self, token: Replacing) {
+        *self.rejected.borrow_mut() = Some(token);
     }
 
-    /// The expiry of the refused token, if no new one was obtained since.
-    pub fn rejected_expiry(&self) -> Option<u64> {
-        self.rejected_expiry.get()
+    /// The refused token, if no new one was obtained since.
+    pub fn rejected(&self) -> Option<Replacing> {
+        self.rejected.borrow().clone()
     }
 
     /// Forgets the refused token (a new one was obtained).
     pub fn clear_rejected(&self) {
-        self.rejected_expiry.set(None);
+        *self.rejected.borrow_mut() = None;
     }
 
     /// Skips the broker until `until_ms`.

@@ -73,6 +73,65 @@ impl fmt::Debug for ManagementToken {
     }
 }
 
+/// The token a caller holds and wants replaced (a refresh, or one the Management API refused):
+/// what a token must differ from to count as its replacement.
+///
+/// A token is told apart by its fingerprint, not by its expiry: `exp` is in whole seconds, so two
+/// tokens issued within one second expire together.
+///
+/// ```
+/// # use post_login_action::token::Replacing;
+/// let held = Replacing::new("a1b2c3d4e5f6", 1_000_000);
+/// assert!(held.is_replaced_by("0f0f0f0f0f0f", 1_000_000)); // another token, same second
+/// assert!(!held.is_replaced_by("a1b2c3d4e5f6", 1_060_000)); // the very token
+/// assert!(!held.is_replaced_by("0f0f0f0f0f0f", 999_000)); // an older one
+/// ```
+///
+/// The token endpoint always answers with a new token (even one that expires sooner, after the
+/// tenant shortened token lifetimes): only a token that [`Replacing::is`] the held one is "no
+/// replacement" there. The broker serves its stored token only if it replaces the caller's.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Replacing {
+    /// The held token's [`fingerprint`].
+    pub fingerprint: String,
+    /// Its expiry, ms since the Unix epoch.
+    pub expires_at: u64,
+}
+
+impl Replacing {
+    /// The token with `fingerprint` expiring at `expires_at_ms`.
+    pub fn new(fingerprint: &str, expires_at_ms: u64) -> Self {
+        Replacing {
+            fingerprint: fingerprint.to_owned(),
+            expires_at: expires_at_ms,
+        }
+    }
+
+    /// `token`, to be replaced.
+    pub fn token(token: &ManagementToken) -> Self {
+        Replacing {
+            fingerprint: token.fingerprint(),
+            expires_at: token.expires_at_ms,
+        }
+    }
+
+    /// Whether the token with `fingerprint` expiring at `expires_at_ms` replaces this one: it is
+    /// another token, and it lasts at least as long.
+    pub fn is_replaced_by(&self, fingerprint: &str, expires_at_ms: u64) -> bool {
+        fingerprint != self.fingerprint && expires_at_ms >= self.expires_at
+    }
+
+    /// [`Replacing::is_replaced_by`] for a token.
+    pub fn is_replaced_by_token(&self, token: &ManagementToken) -> bool {
+        self.is_replaced_by(&token.fingerprint(), token.expires_at_ms)
+    }
+
+    /// Whether `token` is this very token (handed back unchanged).
+    pub fn is(&self, token: &ManagementToken) -> bool {
+        token.fingerprint() == self.fingerprint
+    }
+}
+
 /// Identifies a token in logs without revealing it: 48 bits of FNV-1a over the whole token, in
 /// hex. Collisions are harmless (it only correlates log lines) and 48 bits of a hash cannot be
 /// turned back into a token.

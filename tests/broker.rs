@@ -299,3 +299,62 @@ fn a_broker_failure_keeps_its_kind_for_the_isolate() {
     assert_eq!(error.kind(), "invalid_token", "{error}");
     assert_eq!(fleet.isolate_requests(), 0);
 }
+
+#[test]
+fn a_refresh_the_broker_cannot_serve_keeps_the_held_token_without_rewriting_the_cache() {
+    let fleet = Fleet::new(1);
+    let isolate = &fleet.isolates[0];
+    let held = fleet.broker.host.answer_token(90);
+    acquire(isolate).unwrap();
+    let writes = isolate.host.count("cache_write");
+
+    // At the isolate's refresh point the broker's own refresh is refused: it answers with the
+    // token it has, which is the one the isolate holds.
+    fleet.at(76_000);
+    fleet.broker.host.answer(401, UNAUTHORIZED);
+    refresh(isolate);
+    assert_eq!(fleet.broker.host.token_requests(), 2);
+    assert_eq!(isolate.host.count("refresh_not_newer"), 1);
+    assert_eq!(
+        isolate.host.count("cache_write"),
+        writes,
+        "nothing new to write"
+    );
+    let acquired = acquire(isolate).unwrap();
+    assert_eq!(acquired.token.access_token(), held);
+    assert!(!acquired.refresh_due, "the next attempt waits");
+}
+
+#[test]
+fn a_replacement_issued_in_the_same_second_as_the_refused_token_is_served_and_stored() {
+    // `exp` is in whole seconds: a token issued within the second of the refused one expires
+    // with it. It is still another token, told apart by its fingerprint.
+    let fleet = Fleet::new(2);
+    let refused = fleet.broker.host.answer_token(86_400);
+    acquire(&fleet.isolates[0]).unwrap();
+    acquire(&fleet.isolates[1]).unwrap();
+    let s = secrets();
+    let discard = |isolate: &Isolate| {
+        let p = provider(&isolate.host, &isolate.state, &s);
+        p.discard(&p.cached().unwrap().token);
+    };
+
+    discard(&fleet.isolates[0]);
+    let replacement = fleet.broker.host.answer_token(86_400);
+    let acquired = acquire(&fleet.isolates[0]).unwrap();
+    assert_eq!(acquired.token.access_token(), replacement);
+    assert_eq!(fleet.broker.host.token_requests(), 2);
+
+    // The other isolate is refused the same token: the broker's replacement, which expires in
+    // the same second, is what it gets — no third request.
+    discard(&fleet.isolates[1]);
+    let other = acquire(&fleet.isolates[1]).unwrap();
+    assert_eq!(other.token.access_token(), replacement);
+    assert_eq!(other.token.expires_at_ms(), acquired.token.expires_at_ms());
+    assert_eq!(
+        fleet.broker.host.token_requests(),
+        2,
+        "served, not refreshed"
+    );
+    assert_ne!(refused, replacement);
+}
