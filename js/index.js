@@ -10,7 +10,7 @@ import { withTokenBroker } from "./broker.js";
 import { createLoginHandler } from "./handler.js";
 import { managementTenantSource } from "./runtime/tenant.js";
 
-export { TokenBroker } from "../build/index.js";
+export { TokenBroker } from "./broker-object.js";
 export { TriggerCacheWriter } from "./cache-writer-object.js";
 
 const rustActions = bindPostLoginActions(action);

@@ -144,6 +144,10 @@ pub trait ActionCache {
     fn cache_set(&self, key: &str, value: &str, expires_at_ms: u64) -> Result<(), CacheFault>;
     /// Removes `key`.
     fn cache_delete(&self, key: &str) -> Result<(), CacheFault>;
+    /// Re-reads the cache from where it is shared (KV), past this isolate's copy: before a
+    /// refresh, another isolate may have stored a newer token. Never fails (a fault is the
+    /// host's to log); a host with nothing shared does nothing.
+    fn cache_reload(&self) -> impl Future<Output = ()>;
 }
 
 /// The fleet's token broker (a Durable Object, see [`crate::broker`]), as an isolate reaches it.
@@ -201,6 +205,9 @@ impl<T: ActionCache + ?Sized> ActionCache for std::rc::Rc<T> {
     }
     fn cache_delete(&self, key: &str) -> Result<(), CacheFault> {
         (**self).cache_delete(key)
+    }
+    fn cache_reload(&self) -> impl Future<Output = ()> {
+        (**self).cache_reload()
     }
 }
 

@@ -154,9 +154,16 @@ impl<'a, H: Host> TokenProvider<'a, H> {
     /// The background refresh of a token in its refresh window. Never fails: if no new token
     /// can be had, the current one keeps serving until its own limit (static stability).
     pub async fn refresh(&self) {
-        let now = self.host.now_ms();
         let key = RequestKey::of(self.secrets);
-        if self.state.flight(&key).is_some() || self.state.cooling(&key, now).is_some() {
+        let busy =
+            |now| self.state.flight(&key).is_some() || self.state.cooling(&key, now).is_some();
+        if busy(self.host.now_ms()) {
+            return;
+        }
+        // Another isolate may have stored a newer token where the isolates share the cache.
+        self.host.cache_reload().await;
+        let now = self.host.now_ms();
+        if busy(now) {
             return;
         }
         let current = self.state.held_for(self.secrets, now);

@@ -351,6 +351,35 @@ impl ActionCache for WorkerHost {
             .map_err(|e| CacheFault::Failed(describe_js_error(&e)))?;
         write_result(result, "FailedToDeleteCacheRecord")
     }
+
+    async fn cache_reload(&self) {
+        // The broker's records are its own storage: nothing is shared to re-read.
+        let HostCache::Api(api) = &self.cache else {
+            return;
+        };
+        let cache: JsValue = api.cache().into();
+        let symbol = js_sys::Symbol::for_(CACHE_RELOAD_SYMBOL);
+        let Ok(reload) = Reflect::get(&cache, &symbol) else {
+            return;
+        };
+        let Some(reload) = reload.dyn_ref::<Function>() else {
+            return;
+        };
+        if let Ok(promise) = reload.call0(&cache) {
+            let _ = JsFuture::from(Promise::resolve(&promise)).await;
+        }
+    }
+}
+
+/// The symbol (`Symbol.for`) under which `api.cache` offers the runtime's reload
+/// (js/runtime/cache.js `CACHE_RELOAD`).
+const CACHE_RELOAD_SYMBOL: &str = "actions-runtime.cache.reload";
+
+/// The name of the symbol under which the Action expects `api.cache`'s reload, for the runtime
+/// to check it agrees (tests/unit/cache.test.js).
+#[wasm_bindgen(js_name = cacheReloadSymbol)]
+pub fn cache_reload_symbol() -> String {
+    CACHE_RELOAD_SYMBOL.to_owned()
 }
 
 impl Logger for WorkerHost {

@@ -501,6 +501,36 @@ fn a_refresh_adopts_a_newer_token_another_isolate_cached() {
     host.assert_logs_hide_credentials(&[first, second]);
 }
 
+#[test]
+fn a_refresh_re_reads_the_shared_cache_and_adopts_what_another_isolate_stored_there() {
+    // Each isolate has its own copy of the trigger cache; a newer token another isolate stored
+    // is only in the shared one (KV) until this isolate re-reads it, which it does before it
+    // refreshes.
+    let (host_a, host_b) = (FakeHost::new(), FakeHost::new());
+    let (isolate_a, isolate_b) = (TokenState::new(), TokenState::new());
+    let first = host_a.answer_token(90);
+    login(&host_a, &isolate_a);
+
+    at(&host_a, 74_000);
+    at(&host_b, 74_000);
+    let second = host_b.answer_token(90);
+    login(&host_b, &isolate_b);
+    *host_a.shared_cache.borrow_mut() = host_b.cache.borrow().clone();
+
+    let a = login(&host_a, &isolate_a);
+    assert_eq!((token(&a), a.refresh_due), (first.as_str(), true));
+    refresh(&host_a, &isolate_a);
+    assert_eq!(host_a.cache_reloads.get(), 1);
+    assert_eq!(host_a.token_requests(), 1, "adopted, not requested");
+    assert_eq!(
+        field(&host_a, "refresh_adopted", "fingerprint"),
+        Some(json!(fingerprint(&second)))
+    );
+    let a = login(&host_a, &isolate_a);
+    assert_eq!((token(&a), a.source), (second.as_str(), Source::Memory));
+    host_a.assert_logs_hide_credentials(&[first, second]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 8. Retries inside the budget.
 

@@ -15,6 +15,15 @@ export const MAX_VALUE_BYTES = 4096;
 export const MAX_TOTAL_BYTES = 8192;
 export const MAX_ENTRIES = 20;
 
+/**
+ * The one method `api.cache` has beyond Auth0's three, under a symbol no Action names by
+ * accident: `api.cache[CACHE_RELOAD]()` re-reads the stored copy (KV) into this isolate's copy
+ * and resolves when done (never rejects). The Rust Action calls it before it refreshes a token,
+ * to adopt a newer one another isolate stored. Its name is the Rust module's
+ * `cacheReloadSymbol()` (tests/unit/cache.test.js checks they agree).
+ */
+export const CACHE_RELOAD = Symbol.for("actions-runtime.cache.reload");
+
 const encoder = new TextEncoder();
 
 /** UTF-8 length of a string, without allocating for ASCII. */
@@ -55,6 +64,8 @@ export class TriggerCache {
      * @type {Map<string, {value: string, expires_at: number} | null>}
      */
     this.changes = new Map();
+    /** What `api.cache[CACHE_RELOAD]()` runs (set by the KV layer); nothing without one. */
+    this.reload = null;
     /** The stored value must be rewritten even with no change (it was unreadable, or stale). */
     this.rewrite = false;
     this.replace(records);
@@ -210,13 +221,17 @@ export class TriggerCache {
     return { type: "success" };
   }
 
-  /** The object handed to Actions as `api.cache`: only Auth0's three methods. */
+  /** The object handed to Actions as `api.cache`: Auth0's three methods (and CACHE_RELOAD). */
   api() {
-    return Object.freeze({
+    const api = {
       get: (key) => this.get(key),
       set: (key, value, options) => this.set(key, value, options),
       delete: (key) => this.delete(key),
+    };
+    Object.defineProperty(api, CACHE_RELOAD, {
+      value: () => Promise.resolve(this.reload?.()).then(() => undefined),
     });
+    return Object.freeze(api);
   }
 
   /** Live records, for persistence. */

@@ -137,12 +137,23 @@ export class KvTriggerCache {
    * @param {KVNamespace | undefined} kv
    */
   async forLogin(kv) {
+    this.cache.reload ??= () => this.reload(kv);
     const cold = this.syncedAt === -Infinity;
     const recent = this.now() - this.syncedAt < this.syncIntervalMs;
     if (!cold && (recent || !this.cache.needsSync())) return { cache: this.cache, kvRead: false };
     this.loading ??= this.#sync(kv).finally(() => (this.loading = null));
     await this.loading;
     return { cache: this.cache, kvRead: true };
+  }
+
+  /**
+   * Re-reads KV into this copy now, however recent the last read (keeping changes not yet
+   * written back), sharing a read already under way. Never rejects.
+   * @param {KVNamespace | undefined} kv
+   */
+  async reload(kv) {
+    this.loading ??= this.#sync(kv).finally(() => (this.loading = null));
+    await this.loading;
   }
 
   async #sync(kv) {

@@ -2,9 +2,9 @@
 // WebCrypto, a random 96-bit IV per seal, the key id in the sealed text so a new key can be
 // rolled in while the old one still opens what it sealed.
 //
-// SELF-CONTAINED on purpose: no imports. The Rust side imports this file as a wasm-bindgen
-// snippet module (`#[wasm_bindgen(module = "/js/runtime/sealed.js")]`); Node 20 and workerd both
-// have `crypto.subtle`, `TextEncoder`, `atob` and `btoa` as globals.
+// Used by the trigger cache (cache-value.js) and by the Durable Objects' storage
+// (sealed-storage.js). No imports: only the globals Node 20 and workerd both have
+// (`crypto.subtle`, `TextEncoder`, `atob`, `btoa`), so the same file runs in tests and Workers.
 //
 // Key spec (the Worker secret TOKEN_ENCRYPTION_KEY): comma-separated `<kid>:<base64 of 32 bytes>`
 // entries; the first one seals, every one opens. `kid` is 1–32 of [A-Za-z0-9_-]; base64 standard

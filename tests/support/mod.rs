@@ -129,6 +129,9 @@ pub struct FakeHost {
     pub sent: RefCell<Vec<Sent>>,
     pub sleeps: RefCell<Vec<u64>>,
     pub cache: RefCell<HashMap<String, CacheEntry>>,
+    /// Where the isolates share the cache (KV): `cache_reload` copies it over `cache`.
+    pub shared_cache: RefCell<HashMap<String, CacheEntry>>,
+    pub cache_reloads: Cell<u32>,
     pub cache_reads: Cell<u32>,
     pub cache_read_fault: RefCell<Option<CacheFault>>,
     pub cache_write_fault: RefCell<Option<CacheFault>>,
@@ -171,6 +174,8 @@ impl Default for FakeHost {
             sent: RefCell::default(),
             sleeps: RefCell::default(),
             cache: RefCell::default(),
+            shared_cache: RefCell::default(),
+            cache_reloads: Cell::new(0),
             cache_reads: Cell::new(0),
             cache_read_fault: RefCell::default(),
             cache_write_fault: RefCell::default(),
@@ -494,6 +499,14 @@ impl ActionCache for FakeHost {
             .get(key)
             .filter(|e| e.expires_at_ms > now)
             .cloned())
+    }
+
+    async fn cache_reload(&self) {
+        self.cache_reloads.set(self.cache_reloads.get() + 1);
+        let shared = self.shared_cache.borrow();
+        self.cache
+            .borrow_mut()
+            .extend(shared.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
 
     fn cache_set(&self, key: &str, value: &str, expires_at_ms: u64) -> Result<(), CacheFault> {

@@ -1,6 +1,12 @@
 import { beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { DEFAULT_TTL_MS, MAX_LIFETIME_MS, TriggerCache, utf8Bytes } from "../../js/runtime/cache.js";
+import {
+  CACHE_RELOAD,
+  DEFAULT_TTL_MS,
+  MAX_LIFETIME_MS,
+  TriggerCache,
+  utf8Bytes,
+} from "../../js/runtime/cache.js";
 
 const START = 1_700_000_000_000;
 let t = START;
@@ -465,6 +471,20 @@ describe("api()", () => {
     assert.equal(api.records, undefined);
     assert.equal(api.dirty, undefined);
     assert.equal(api.entries, undefined);
+  });
+
+  test("offers the reload only under its symbol, which the Rust Action names the same way", async () => {
+    const cache = newCache();
+    const api = cache.api();
+    assert.deepEqual(Object.getOwnPropertySymbols(api), [CACHE_RELOAD]);
+    assert.equal(Object.getOwnPropertyDescriptor(api, CACHE_RELOAD).enumerable, false);
+    assert.equal(await api[CACHE_RELOAD](), undefined, "nothing to reload: resolves");
+    let reloads = 0;
+    cache.reload = async () => void reloads++;
+    await api[CACHE_RELOAD]();
+    assert.equal(reloads, 1);
+    const wasm = await import("../../build/node/index.js");
+    assert.equal(CACHE_RELOAD, Symbol.for(wasm.cacheReloadSymbol()));
   });
 
   test("its methods act on the cache, with the same results", () => {

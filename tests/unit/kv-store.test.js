@@ -1,6 +1,6 @@
 import { beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { TriggerCache } from "../../js/runtime/cache.js";
+import { CACHE_RELOAD, TriggerCache } from "../../js/runtime/cache.js";
 import {
   DEFAULT_SYNC_INTERVAL_MS,
   KV_MIN_EXPIRATION_SECONDS,
@@ -78,6 +78,37 @@ describe("KvTriggerCache: loading", () => {
       entries.map((e) => [e.level, e.event, e.fields.found]),
       [["info", "kv_read", false]],
     );
+  });
+
+  test("api.cache's reload re-reads KV however recent the last read, keeping unwritten changes", async () => {
+    const kv = fakeKv();
+    const { log } = recorder();
+    const other = await load(kv, log);
+    const cache = await load(kv, log);
+    cache.set("mine", "unwritten", { ttl: 60_000 });
+    other.set("theirs", "stored elsewhere", { ttl: 60_000 });
+    await persist(kv, other, log);
+
+    t += 1000; // well inside the sync interval: a login would not read KV
+    const api = cache.api();
+    assert.equal(api.get("theirs"), undefined);
+    const reads = kv.calls.get.length;
+    await api[CACHE_RELOAD]();
+    assert.equal(kv.calls.get.length, reads + 1);
+    assert.equal(api.get("theirs")?.value, "stored elsewhere");
+    assert.equal(api.get("mine")?.value, "unwritten");
+    assert.ok(cache.dirty, "the unwritten change is still to be written");
+  });
+
+  test("the reload never rejects: a KV fault is logged and the copy kept", async () => {
+    const { log, entries } = recorder();
+    const store = new KvTriggerCache(TRIGGER, { now, log });
+    const { cache } = await store.forLogin(fakeKv());
+    cache.set("k", "v", { ttl: 60_000 });
+    store.cache.reload = () => store.reload(failingKv("get"));
+    await cache.api()[CACHE_RELOAD]();
+    assert.equal(cache.get("k")?.value, "v");
+    assert.equal(entries.at(-1).event, "kv_read_failed");
   });
 
   test("the cache it returns uses the given clock", async () => {

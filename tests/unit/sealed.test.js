@@ -22,7 +22,7 @@ async function refused(promise, code, secrets = []) {
 }
 
 describe("sealed.js", () => {
-  test("is self-contained: no import at all (the Rust side loads it as a wasm-bindgen snippet)", () => {
+  test("is self-contained: no import at all (the same file runs under Node and workerd)", () => {
     const source = readFileSync(new URL("../../js/runtime/sealed.js", import.meta.url), "utf8");
     assert.doesNotMatch(source, /^\s*import\b|\bimport\s*\(|\brequire\s*\(/m);
   });
