@@ -15,7 +15,8 @@ import { InvalidEventError, validateEventInput } from "./runtime/event.js";
 import { KvTriggerCache } from "./runtime/kv-store.js";
 import { executePostLogin } from "./runtime/trigger.js";
 import { ContinueError, executeContinuePostLogin } from "./runtime/continue.js";
-import { saveContinuation, STATE_TTL_SECONDS, stateKey, takeContinuation } from "./runtime/suspend.js";
+import { STATE_TTL_SECONDS, stateKey, takeContinuation } from "./runtime/suspend.js";
+import { storeState, takeState } from "./runtime/login-states.js";
 import { verifySignature } from "./signature.js";
 import { createLogger, describeError } from "./log.js";
 
@@ -174,14 +175,15 @@ export function createLoginHandler({ actions, now = Date.now, tenant: tenantFor 
   }
 
   /**
-   * Stores what a suspended login needs to resume (KV, see js/runtime/suspend.js). A login
-   * that cannot be resumed is not handed out: a failed write answers 500.
+   * Stores what a suspended login needs to resume (its state object, else KV: see
+   * js/runtime/login-states.js). A login that cannot be resumed is not handed out: a failed write
+   * answers 500.
    */
   async function suspend(env, result) {
     const continuation = takeContinuation(result);
     if (!continuation) return null;
     try {
-      await saveContinuation(env.ACTIONS_CACHE, continuation, now());
+      await storeState(env, continuation, now(), log);
     } catch (error) {
       log("error", "continuation_write_failed", { error: describeError(error) });
       return refuse(500, "server_error", "the login could not be suspended");
@@ -228,9 +230,7 @@ export function createLoginHandler({ actions, now = Date.now, tenant: tenantFor 
     if (!markConsumed(key)) return refuse(400, "invalid_state", "unknown, expired or already used state");
     let record;
     try {
-      const text = await env.ACTIONS_CACHE.get(key);
-      record = text === null ? null : JSON.parse(text);
-      if (record !== null) await env.ACTIONS_CACHE.delete(key);
+      record = await takeState(env, key, log);
     } catch (error) {
       log("error", "continuation_read_failed", { error: describeError(error) });
       return refuse(500, "server_error", "the suspended login could not be read");
