@@ -93,6 +93,10 @@ export function bindPostLoginActions(wasm) {
       // The Action reports the names it reads, so each list lives in one place (Rust).
       secrets: wasm.secretNames(),
       configuration: wasm.configurationNames(),
+      // Other calls into the module on a login's behalf (api.groups through `ManagementApi`)
+      // run under the same guard: a panic rejects them too, and the next call gets a fresh
+      // instance.
+      guard: (call) => guarded(name, call)(),
     },
   ];
 }

@@ -48,14 +48,17 @@ function reasonOf(error) {
  * The `tenant` interface over a Management API client.
  * @param {() => { getUserGroups: Function, hasGroupMembership: Function }} openClient called
  *   on the first read (a login that reads nothing builds no client), at most once
- * @param {{ secrets?: () => string[] }} [options] values to keep out of error messages
+ * @param {{ secrets?: () => string[], guard?: <T>(call: () => Promise<T>) => Promise<T> }} [options]
+ *   values to keep out of error messages; the module's panic guard (a panic rejects the call)
  */
-export function managementTenant(openClient, { secrets = () => [] } = {}) {
+export function managementTenant(openClient, { secrets = () => [], guard = (call) => call() } = {}) {
   let client = null;
   const call = async (method, read) => {
     try {
-      client ??= openClient();
-      return await read(client);
+      return await guard(async () => {
+        client ??= openClient();
+        return read(client);
+      });
     } catch (error) {
       throw new TenantDataError(method, scrub(reasonOf(error), secrets()));
     }
@@ -95,6 +98,7 @@ export function managementTenantSource(ManagementApi, action) {
     const { secrets, configuration } = actionVariables(env, action);
     return managementTenant(() => new ManagementApi({ secrets, configuration }, { cache: cache.api() }), {
       secrets: () => Object.values(secrets),
+      guard: action.guard,
     });
   };
 }

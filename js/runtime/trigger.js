@@ -25,6 +25,8 @@ export const ACTION_FAILURE_REASON = "Login could not be completed.";
  *   called when the login resumes after this Action redirected or rendered a prompt
  * @property {string[]} [secrets] names of Worker variables exposed as `event.secrets`
  * @property {string[]} [configuration] names of Worker variables exposed as `event.configuration`
+ * @property {<T>(call: () => Promise<T>) => Promise<T>} [guard] runs another call into the same
+ *   module (the Rust Action's: api.groups) under its panic guard
  */
 
 /** Each Action's frozen `secrets` and `configuration`, once per environment object. */

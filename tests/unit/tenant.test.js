@@ -8,6 +8,7 @@ import { after, describe, test } from "node:test";
 import { createPostLoginApi, MetadataBatch, emptyResult } from "../../js/runtime/api.js";
 import { TriggerCache } from "../../js/runtime/cache.js";
 import { managementTenant, scrub, TenantDataError } from "../../js/runtime/tenant.js";
+import { bindPostLoginActions } from "../../js/actions.js";
 import { createStack, leaks, restoreConsole } from "../support/inprocess.js";
 import { loginEvent } from "../support/events.js";
 
@@ -118,6 +119,38 @@ describe("managementTenant", () => {
       ["hasGroupMembership", "auth0|7", "con_1", "org_1", ["admins", "grp_9"]],
     ]);
   });
+});
+
+describe("managementTenant under the Rust binding's panic guard", () => {
+  test(
+    "a read in flight when the module panics is rejected, not left pending",
+    { timeout: 5000 },
+    async () => {
+      const panics = { count: 0, message: null, listener: null };
+      const finished = Promise.resolve();
+      let reinits = 0;
+      const wasm = {
+        panicState: () => panics,
+        finishedLogin: () => finished,
+        scheduleReinit: () => reinits++,
+        onExecutePostLogin: () => finished,
+        secretNames: () => [],
+        configurationNames: () => [],
+      };
+      const [rust] = bindPostLoginActions(wasm);
+      // A client whose read never settles, as a call whose wasm instance trapped in a microtask.
+      const tenant = managementTenant(() => ({ getUserGroups: () => new Promise(() => {}) }), {
+        guard: rust.guard,
+      });
+      const read = tenant.getUserGroups("auth0|u1");
+      panics.listener("index out of bounds");
+      await assert.rejects(read, (error) => {
+        assert.ok(error instanceof TenantDataError);
+        assert.match(error.message, /api\.groups\.getUserGroups: .*panicked: index out of bounds/);
+        return true;
+      });
+    },
+  );
 });
 
 describe("api.groups through the login handler, the wasm Action and the simulator", async () => {
