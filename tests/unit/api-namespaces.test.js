@@ -48,7 +48,50 @@ describe("api.idToken / api.accessToken.setCustomClaim", () => {
     assert.deepEqual(result.idToken.claims, {});
     assert.deepEqual(result.accessToken.claims, {});
     assert.equal(logs.filter((l) => l.event === "claim_ignored").length, RESTRICTED_CLAIMS.size * 2);
-    assert.deepEqual(logs[0].fields, { action: "act", method: "api.idToken.setCustomClaim", claim: "acr" });
+    assert.deepEqual(logs[0].fields, {
+      action: "act",
+      method: "api.idToken.setCustomClaim",
+      claim: "acr",
+      reason: "restricted",
+    });
+  });
+
+  test("an access token for an Auth0 API takes namespaced claims only; the ID token and other audiences take both", () => {
+    const login = (identifier, hostname = "login.example.com") =>
+      setup({
+        input: {
+          user: { user_id: "auth0|1" },
+          resource_server: { identifier },
+          request: { hostname, ip: "203.0.113.9" },
+        },
+      });
+    for (const identifier of [
+      "https://login.example.com/api/v2/",
+      "https://tenant.eu.auth0.com/api/v2/",
+      "https://login.example.com/mfa/",
+      "https://login.example.com/me/",
+    ]) {
+      const { api, result, logs } = login(identifier);
+      api.accessToken.setCustomClaim("plan", "pro");
+      api.accessToken.setCustomClaim("https://example.com/plan", "pro");
+      api.idToken.setCustomClaim("plan", "pro");
+      assert.deepEqual(result.accessToken.claims, { "https://example.com/plan": "pro" }, identifier);
+      assert.deepEqual(result.idToken.claims, { plan: "pro" });
+      assert.deepEqual(
+        logs.map((l) => [l.event, l.fields.claim, l.fields.reason]),
+        [["claim_ignored", "plan", "not namespaced, on an access token for an Auth0 API"]],
+      );
+    }
+    for (const identifier of [
+      "https://api.example.com/",
+      "https://login.example.com/userinfo",
+      "https://other.example.com/api/v2/",
+    ]) {
+      const { api, result, logs } = login(identifier);
+      api.accessToken.setCustomClaim("plan", "pro");
+      assert.deepEqual(result.accessToken.claims, { plan: "pro" }, identifier);
+      assert.deepEqual(logs, []);
+    }
   });
 
   test("the list holds the registered claims Auth0 names (sub, iss, aud, exp, nbf, iat, jti, azp, nonce, …)", () => {

@@ -86,12 +86,49 @@ export const MAX_ADDED_SCOPES = 1000;
 /** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
+/**
+ * Auth0's own APIs, as an access token's audience `https://<tenant domain><path>` ("Access tokens
+ * with an Auth0 API audience, excluding the /userinfo endpoint, cannot have private,
+ * non-namespaced custom claims", Create Custom Claims): the Management API, the MFA API and the
+ * My Account API.
+ */
+const AUTH0_API_PATHS = new Set(["/api/v2/", "/mfa/", "/me/"]);
+
+/**
+ * Whether the login's access token is for an Auth0 API: its audience (`resource_server.identifier`)
+ * is one of those paths on the tenant's domain — the one the login came through
+ * (`request.hostname`, a custom domain) or a canonical `*.auth0.com` one.
+ */
+export function isAuth0ApiAudience(input) {
+  const identifier = input?.resource_server?.identifier;
+  if (typeof identifier !== "string") return false;
+  let url;
+  try {
+    url = new URL(identifier);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== "https:" || !AUTH0_API_PATHS.has(url.pathname) || url.search) return false;
+  return url.hostname === input?.request?.hostname || url.hostname.endsWith(".auth0.com");
+}
+
+/** A namespaced claim name is a URL (`https://example.com/roles`), as Auth0 recommends. */
+const isNamespaced = (key) => /^https?:\/\/[^/\s]+/i.test(key);
+
+function ignoreClaim(ctx, method, key, reason) {
+  ctx.log("warn", "claim_ignored", { action: ctx.actionName, method, claim: bounded(key), reason });
+}
+
 function setClaim(ctx, target, method, key, value) {
   requireString(method, "key", key);
   if (REFUSED_CLAIMS.has(key)) throw new RangeError(`${method}: the "${key}" claim cannot be set`);
   const copy = jsonCopy(method, value);
   if (RESTRICTED_CLAIMS.has(key)) {
-    ctx.log("warn", "claim_ignored", { action: ctx.actionName, method, claim: bounded(key) });
+    ignoreClaim(ctx, method, key, "restricted");
+    return;
+  }
+  if (target === ctx.result.accessToken && !isNamespaced(key) && isAuth0ApiAudience(ctx.input)) {
+    ignoreClaim(ctx, method, key, "not namespaced, on an access token for an Auth0 API");
     return;
   }
   const claims = target.claims;
