@@ -66,6 +66,8 @@ export class TriggerCache {
     this.changes = new Map();
     /** What `api.cache[CACHE_RELOAD]()` runs (set by the KV layer); nothing without one. */
     this.reload = null;
+    /** @type {object | null} the `api.cache` object, built once */
+    this.apiObject = null;
     /** The stored value must be rewritten even with no change (it was unreadable, or stale). */
     this.rewrite = false;
     this.replace(records);
@@ -221,8 +223,12 @@ export class TriggerCache {
     return { type: "success" };
   }
 
-  /** The object handed to Actions as `api.cache`: Auth0's three methods (and CACHE_RELOAD). */
+  /**
+   * The object handed to Actions as `api.cache`: Auth0's three methods (and CACHE_RELOAD). One
+   * per cache (it holds no state of its own), not one per login.
+   */
   api() {
+    if (this.apiObject) return this.apiObject;
     const api = {
       get: (key) => this.get(key),
       set: (key, value, options) => this.set(key, value, options),
@@ -231,7 +237,8 @@ export class TriggerCache {
     Object.defineProperty(api, CACHE_RELOAD, {
       value: () => Promise.resolve(this.reload?.()).then(() => undefined),
     });
-    return Object.freeze(api);
+    this.apiObject = Object.freeze(api);
+    return this.apiObject;
   }
 
   /** Live records, for persistence. */
