@@ -12,7 +12,7 @@
 //   other flags: --repeat N (default 3)  --variants ours,seed  --scenarios warm,cold  --skip-cpu
 //                --no-build (use build/ as it is)  --out DIR (instead of bench/results)
 //                --lifetime-seconds 90  --lifetime-count 4
-//                --fleet-size 3  --fleet-concurrency 50 (cold burst, per process)
+//                --fleet-size 3  --fleet-concurrency 50 (cold burst, per process)  --fleet-misconfig-seconds 60
 //                --fleet-variants ours+broker,ours-no-broker,seed  --fleet-scenarios cold,lifetimes,misconfig
 //
 // Writes bench/results/latest.json, latest.md and latest.svg (fleet.json and fleet.md for the
@@ -45,6 +45,7 @@ const { values: args } = parseArgs({
     "fleet-only": { type: "boolean", default: false },
     "fleet-size": { type: "string" },
     "fleet-concurrency": { type: "string" },
+    "fleet-misconfig-seconds": { type: "string" },
     "fleet-variants": { type: "string" },
     "fleet-scenarios": { type: "string" },
   },
@@ -124,6 +125,7 @@ const SIZES = {
   fleet: fleetSizes(Q, {
     size: args["fleet-size"] ? Number(args["fleet-size"]) : undefined,
     concurrency: args["fleet-concurrency"] ? Number(args["fleet-concurrency"]) : undefined,
+    misconfigSeconds: args["fleet-misconfig-seconds"] ? Number(args["fleet-misconfig-seconds"]) : undefined,
   }),
 };
 const CLIENT_IDS = { ours: "bench-ours-m2m", seed: "bench-seed-m2m", naive: "bench-naive-m2m" };

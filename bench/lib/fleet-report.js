@@ -19,10 +19,19 @@ const COLUMNS = [
 
 const variantsOf = (scenario) => FLEET_VARIANTS.filter((name) => scenario.variants[name]);
 
+const seconds = (ms) => formatNumber(ms / 1000, 0);
+
 /** One line per variant with what only that scenario measures, or none. */
 function details(key, scenario) {
   return variantsOf(scenario).flatMap((name) => {
     const v = scenario.variants[name];
+    if (v.runs) {
+      return [
+        `${name}: per run token requests ${v.runs.map((r) => r.tokenRequests).join(" / ")}, ` +
+          `p50 ${v.runs.map((r) => formatNumber(r.latency.p50, 1)).join(" / ")} ms, ` +
+          `p99 ${v.runs.map((r) => formatNumber(r.latency.p99, 1)).join(" / ")} ms`,
+      ];
+    }
     if (key === "lifetimes") {
       return [
         `${name}: token requests per lifetime window ${v.perLifetime.join(", ")} ` +
@@ -33,7 +42,16 @@ function details(key, scenario) {
       const at = v.failedAtSeconds
         ? `at ${v.failedAtSeconds.map((s) => `+${formatNumber(s, 1)}`).join(", ")} s`
         : `per 30 s window ${v.failedPer30s.join(", ")}`;
-      return [`${name}: failed token requests ${at}`];
+      const lines = [`${name}: failed token requests ${at}`];
+      if (v.brokerCooldowns?.length || v.isolateCooldowns?.some((c) => c.length)) {
+        const list = (cooldowns) => cooldowns.map((c) => seconds(c.cooldownMs)).join(", ") || "none";
+        lines.push(
+          `${name}: cool-downs started (s)` +
+            (name === "ours+broker" ? ` by the broker ${list(v.brokerCooldowns)};` : "") +
+            ` by each isolate ${v.isolateCooldowns.map(list).join(" | ")}`,
+        );
+      }
+      return lines;
     }
     return [];
   });
@@ -50,6 +68,11 @@ function notes(scenario) {
       );
     }
     if (v.errorTotal) out.push(`${name}: ${v.errorTotal} failed logins (${JSON.stringify(v.errors)}).`);
+    for (const e of v.errorSamples ?? []) {
+      out.push(
+        `${name}: process ${e.process} answered ${e.status} at +${formatNumber(e.atSeconds, 1)} s: ${JSON.stringify(e.body.slice(0, 120))}`,
+      );
+    }
   }
   return out;
 }

@@ -39,11 +39,12 @@ export const FLEET_CLIENT_IDS = {
 const WRONG_SECRET = "bench-fleet-not-the-client-secret";
 
 /** The fleet's sizes: full, or reduced with `quick`; `overrides` from the command line. */
-export function fleetSizes(quick, { size, concurrency } = {}) {
+export function fleetSizes(quick, { size, concurrency, misconfigSeconds } = {}) {
   return {
     size: size ?? (quick ? 2 : 3),
     users: 50,
-    cold: { connections: concurrency ?? (quick ? 10 : 50) },
+    // Repeated (a fresh fleet each time, variants in rotated order): one burst is noisy.
+    cold: { connections: concurrency ?? (quick ? 10 : 50), repeat: quick ? 1 : 3 },
     lifetimes: {
       lifetimeSeconds: quick ? 20 : 40,
       count: quick ? 2 : 3,
@@ -52,7 +53,7 @@ export function fleetSizes(quick, { size, concurrency } = {}) {
     },
     // The first cool-down after a 401 is 30 s, the next 60 s: 35 s crosses one, 60 s one as well
     // (the third request would come at 90 s).
-    misconfig: { seconds: quick ? 35 : 60, rate: 5, connections: 2 },
+    misconfig: { seconds: misconfigSeconds ?? (quick ? 35 : 60), rate: 5, connections: 2 },
     // After the load, for background work (KV writes, refreshes) before the counters are read.
     settleMs: 2_000,
   };
@@ -63,7 +64,10 @@ export function fleetDescriptions(sizes) {
   return {
     cold:
       `${size} processes per variant, fresh (empty KV and broker storage everywhere), then ${cold.connections} concurrent ` +
-      `logins on every process at once (${size * cold.connections} in all, one per connection).`,
+      `logins on every process at once (${size * cold.connections} in all, one per connection).` +
+      (cold.repeat > 1
+        ? ` ${cold.repeat} runs (a fresh fleet each, variants in rotated order): medians, errors summed over the runs.`
+        : ""),
     lifetimes:
       `Simulator tokens of ${lifetimes.lifetimeSeconds} s; ${lifetimes.rate} logins/s on each of ${size} processes ` +
       `(${lifetimes.connections} connections each) for ${lifetimes.count} lifetimes. "Logins without a live token": ` +
@@ -140,11 +144,20 @@ function brokerLogs(workers, variant) {
       throw new Error(`${variant} process ${i} logged token_broker bound=${b}, expected ${expected}`);
     }
   }
+  // The cool-downs started (after a failed token request) by the isolates, and by the broker
+  // itself (its records, host "token-broker", are printed by process 0): consecutive failures and
+  // the length chosen, in order.
+  const cooldowns = (records) =>
+    records
+      .filter((r) => r.event === "cooldown_started")
+      .map((r) => ({ failures: r.failures, cooldownMs: r.cooldown_ms }));
   return {
     brokerBound: bound,
     brokerToken: count("broker_token"),
     brokerUnavailable: count("broker_unavailable"),
     brokerCoolingDown: count("broker_cooling_down"),
+    isolateCooldowns: workers.map((w) => cooldowns(w.logs())),
+    brokerCooldowns: cooldowns(workers[0].logs({ broker: true }).filter((r) => r.host === "token-broker")),
   };
 }
 
@@ -169,42 +182,94 @@ export async function runFleet({
   const descriptions = fleetDescriptions(sizes);
   const out = { config: sizes, scenarios: {} };
   for (const scenario of scenarios) {
-    const variantsOut = {};
-    for (const variant of variants) {
-      const t0 = performance.now();
-      const env = envFor(sim, variant, scenario);
-      const fleet =
-        variant === "seed"
-          ? await startBenchFleet({ size: sizes.size, env, config: benchConfig })
-          : await startFleet({ size: sizes.size, env });
-      track?.(fleet);
-      try {
-        const startedUpSeconds = (performance.now() - t0) / 1000;
-        sim.reset();
-        if (scenario === "lifetimes") sim.setTokenLifetime(sizes.lifetimes.lifetimeSeconds);
-        const options = loadOptions(sizes, scenario);
-        const startedAt = Date.now();
-        const runs = await Promise.all(
-          fleet.workers.map((w) =>
-            runLogins({ url: w.url, secret: LOGIN_HANDLER_SECRET, bodies, ...options }),
-          ),
-        );
-        const endedAt = Date.now();
-        await sleep(sizes.settleMs);
-        assertIntact(fleet.workers, variant);
-        const result = figures({ sim, sizes, scenario, variant, runs, startedAt, endedAt });
-        Object.assign(result, brokerLogs(fleet.workers, variant), { startedUpSeconds });
-        variantsOut[variant] = result;
-        say(progressLine(scenario, variant, result, (performance.now() - t0) / 1000, elapsed()));
-      } finally {
-        await fleet.stop();
-        untrack?.(fleet);
+    const repeat = scenario === "cold" ? sizes.cold.repeat : 1;
+    const list = Object.fromEntries(variants.map((v) => [v, []]));
+    for (let rep = 0; rep < repeat; rep++) {
+      // Rotated order, as the single-process scenarios: each variant once first, once last.
+      const order = variants.map((_, i) => variants[(i + rep) % variants.length]);
+      const label = repeat > 1 ? ` ${rep + 1}/${repeat}` : "";
+      for (const variant of order) {
+        const t0 = performance.now();
+        const result = await measure({ sim, sizes, scenario, variant, bodies, benchConfig, track, untrack });
+        list[variant].push(result);
+        say(progressLine(`${scenario}${label}`, variant, result, (performance.now() - t0) / 1000, elapsed()));
       }
     }
-    out.scenarios[scenario] = { description: descriptions[scenario], variants: variantsOut };
+    out.scenarios[scenario] = {
+      description: descriptions[scenario],
+      variants: Object.fromEntries(variants.map((v) => [v, combineRuns(list[v])])),
+    };
   }
   out.durationSeconds = Math.round((performance.now() - started) / 1000);
   return out;
+}
+
+/** Starts a fresh fleet of `variant`, loads it as `scenario` says, stops it; its figures. */
+async function measure({ sim, sizes, scenario, variant, bodies, benchConfig, track, untrack }) {
+  const t0 = performance.now();
+  const env = envFor(sim, variant, scenario);
+  const fleet =
+    variant === "seed"
+      ? await startBenchFleet({ size: sizes.size, env, config: benchConfig })
+      : await startFleet({ size: sizes.size, env });
+  track?.(fleet);
+  try {
+    const startedUpSeconds = (performance.now() - t0) / 1000;
+    sim.reset();
+    if (scenario === "lifetimes") sim.setTokenLifetime(sizes.lifetimes.lifetimeSeconds);
+    const options = loadOptions(sizes, scenario);
+    const startedAt = Date.now();
+    const runs = await Promise.all(
+      fleet.workers.map((w) => runLogins({ url: w.url, secret: LOGIN_HANDLER_SECRET, bodies, ...options })),
+    );
+    const endedAt = Date.now();
+    await sleep(sizes.settleMs);
+    assertIntact(fleet.workers, variant);
+    const result = figures({ sim, sizes, scenario, variant, runs, startedAt, endedAt });
+    return Object.assign(result, brokerLogs(fleet.workers, variant), { startedUpSeconds });
+  } finally {
+    await fleet.stop();
+    untrack?.(fleet);
+  }
+}
+
+/**
+ * A variant's figures over repeated runs: the median of each count and latency figure, errors
+ * and non-2xx summed, every run kept under `runs`.
+ */
+function combineRuns(list) {
+  if (list.length === 1) return list[0];
+  const median = (f) => {
+    const xs = list
+      .map(f)
+      .filter((x) => x != null)
+      .sort((a, b) => a - b);
+    if (!xs.length) return null;
+    const mid = xs.length / 2;
+    return xs.length % 2 ? xs[Math.floor(mid)] : (xs[mid - 1] + xs[mid]) / 2;
+  };
+  const sum = (f) => list.reduce((n, r) => n + f(r), 0);
+  const statusCodes = {};
+  for (const r of list) {
+    for (const [status, n] of Object.entries(r.statusCodes))
+      statusCodes[status] = (statusCodes[status] ?? 0) + n;
+  }
+  return {
+    processes: list[0].processes,
+    logins: median((r) => r.logins),
+    ok: median((r) => r.ok),
+    errors: Object.fromEntries(Object.keys(list[0].errors).map((k) => [k, sum((r) => r.errors[k])])),
+    errorTotal: sum((r) => r.errorTotal),
+    non2xx: sum((r) => r.non2xx),
+    statusCodes,
+    errorSamples: list.flatMap((r) => r.errorSamples),
+    durationMs: median((r) => r.durationMs),
+    tokenRequests: median((r) => r.tokenRequests),
+    tokenOk: median((r) => r.tokenOk),
+    tokenFailed: median((r) => r.tokenFailed),
+    latency: Object.fromEntries(Object.keys(list[0].latency).map((k) => [k, median((r) => r.latency[k])])),
+    runs: list,
+  };
 }
 
 /** One variant's figures in one scenario, over all its processes. */
@@ -230,6 +295,9 @@ function figures({ sim, sizes, scenario, variant, runs, startedAt, endedAt }) {
     errorTotal: errors.http + errors.failed + errors.socket + errors.timeouts,
     non2xx: errors.http,
     statusCodes,
+    errorSamples: runs.flatMap((r, process) =>
+      r.errorSamples.map(({ at, ...rest }) => ({ process, atSeconds: (at - startedAt) / 1000, ...rest })),
+    ),
     durationMs: endedAt - startedAt,
     tokenRequests: requests.length,
     tokenOk: ok,
