@@ -7,12 +7,12 @@
 //   npm run bench -- --lifetimes      + the lifetimes scenario (90 s tokens over 4 lifetimes, ~6 min more)
 //   npm run bench -- --quick          reduced sizes, writes bench/results/tmp/ (a smoke test)
 //   npm run bench -- --fleet          + the fleet scenarios (lib/fleet.js: N processes per variant;
-//                                     cold burst, lifetimes, misconfiguration; ~13 min more)
+//                                     cold burst, lifetimes, misconfiguration; ~11 min more)
 //   npm run bench -- --fleet-only     the fleet scenarios alone (no CPU, wasm or single-process scenarios)
 //   other flags: --repeat N (default 3)  --variants ours,seed  --scenarios warm,cold  --skip-cpu
 //                --no-build (use build/ as it is)  --out DIR (instead of bench/results)
 //                --lifetime-seconds 90  --lifetime-count 4
-//                --fleet-size 3  --fleet-concurrency 50 (cold burst, per process)  --fleet-misconfig-seconds 60
+//                --fleet-size 3  --fleet-concurrency 50 (cold burst, per process)  --fleet-misconfig-seconds 75
 //                --fleet-variants ours+broker,ours-no-broker,seed  --fleet-scenarios cold,lifetimes,misconfig
 //
 // Writes bench/results/latest.json, latest.md and latest.svg (fleet.json and fleet.md for the

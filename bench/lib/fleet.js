@@ -51,9 +51,10 @@ export function fleetSizes(quick, { size, concurrency, misconfigSeconds } = {}) 
       rate: 5, // logins per second on each process
       connections: 2,
     },
-    // The first cool-down after a 401 is 30 s, the next 60 s: 35 s crosses one, 60 s one as well
-    // (the third request would come at 90 s).
-    misconfig: { seconds: misconfigSeconds ?? (quick ? 35 : 60), rate: 5, connections: 2 },
+    // ours' cool-down after a 401 is 30 s, then 60 s, 120 s …: failed requests at +0, +30, +90 s.
+    // 75 s (and 45 s) keep the ends of the run away from those instants, and 75 s shows whether
+    // the second cool-down is longer than the first (a request at +60 s if it is not).
+    misconfig: { seconds: misconfigSeconds ?? (quick ? 45 : 75), rate: 5, connections: 2 },
     // After the load, for background work (KV writes, refreshes) before the counters are read.
     settleMs: 2_000,
   };
