@@ -6,12 +6,18 @@
 //   npm run bench                     warm, restart, cold burst; CPU; wasm  (a few minutes)
 //   npm run bench -- --lifetimes      + the lifetimes scenario (90 s tokens over 4 lifetimes, ~6 min more)
 //   npm run bench -- --quick          reduced sizes, writes bench/results/tmp/ (a smoke test)
+//   npm run bench -- --fleet          + the fleet scenarios (lib/fleet.js: N processes per variant;
+//                                     cold burst, lifetimes, misconfiguration; ~11 min more)
+//   npm run bench -- --fleet-only     the fleet scenarios alone (no CPU, wasm or single-process scenarios)
 //   other flags: --repeat N (default 3)  --variants ours,seed  --scenarios warm,cold  --skip-cpu
 //                --no-build (use build/ as it is)  --out DIR (instead of bench/results)
 //                --lifetime-seconds 90  --lifetime-count 4
+//                --fleet-size 3  --fleet-concurrency 50 (cold burst, per process)  --fleet-misconfig-seconds 75
+//                --fleet-variants ours+broker,ours-no-broker,seed  --fleet-scenarios cold,lifetimes,misconfig
 //
-// Writes bench/results/latest.json, latest.md and latest.svg; prints a progress line per
-// scenario and a compact table at the end. See bench/README.md.
+// Writes bench/results/latest.json, latest.md and latest.svg (fleet.json and fleet.md for the
+// fleet scenarios); prints a progress line per scenario and a compact table at the end. See
+// bench/README.md.
 
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -35,8 +41,17 @@ const { values: args } = parseArgs({
     repeat: { type: "string" },
     scenarios: { type: "string", default: "warm,restart,cold" },
     out: { type: "string" },
+    fleet: { type: "boolean", default: false },
+    "fleet-only": { type: "boolean", default: false },
+    "fleet-size": { type: "string" },
+    "fleet-concurrency": { type: "string" },
+    "fleet-misconfig-seconds": { type: "string" },
+    "fleet-variants": { type: "string" },
+    "fleet-scenarios": { type: "string" },
   },
 });
+const FLEET_ONLY = args["fleet-only"];
+const FLEET = args.fleet || FLEET_ONLY;
 
 const started = performance.now();
 // npm packages and the wasm build, when missing or stale (as `npm run demo` does).
@@ -49,6 +64,10 @@ const { workerdCpuMs, cpuPerLogin } = await import("./lib/proc.js");
 const { consoleTable, markdown, scenarioRatios, formatNumber, VARIANT_ORDER } =
   await import("./lib/report.js");
 const { renderSvg } = await import("./lib/chart.js");
+const { countRequests, loginsWithoutLiveToken, perWindow, requestsOf } = await import("./lib/tokens.js");
+const { FLEET_CLIENT_IDS, FLEET_SCENARIOS, FLEET_VARIANTS, fleetSizes, runFleet } =
+  await import("./lib/fleet.js");
+const { fleetConsoleTable, fleetMarkdown } = await import("./lib/fleet-report.js");
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -75,6 +94,16 @@ const variants = args.variants
   .map((v) => v.trim())
   .filter(Boolean);
 for (const v of variants) if (!VARIANT_ORDER.includes(v)) throw new Error(`unknown variant ${v}`);
+const listArg = (value, known, what) => {
+  const list = (value ?? known.join(","))
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
+  for (const x of list) if (!known.includes(x)) throw new Error(`unknown ${what} ${x} (${known.join(", ")})`);
+  return list;
+};
+const fleetVariants = listArg(args["fleet-variants"], FLEET_VARIANTS, "fleet variant");
+const fleetScenarios = listArg(args["fleet-scenarios"], FLEET_SCENARIOS, "fleet scenario");
 
 const Q = args.quick;
 const SIZES = {
@@ -93,6 +122,11 @@ const SIZES = {
   // (each variant once in each position); the tables show the median run's figures.
   repeat: Number(args.repeat ?? (Q ? 1 : 3)),
   wasmRuns: Q ? 5 : 20,
+  fleet: fleetSizes(Q, {
+    size: args["fleet-size"] ? Number(args["fleet-size"]) : undefined,
+    concurrency: args["fleet-concurrency"] ? Number(args["fleet-concurrency"]) : undefined,
+    misconfigSeconds: args["fleet-misconfig-seconds"] ? Number(args["fleet-misconfig-seconds"]) : undefined,
+  }),
 };
 const CLIENT_IDS = { ours: "bench-ours-m2m", seed: "bench-seed-m2m", naive: "bench-naive-m2m" };
 
@@ -101,10 +135,12 @@ const say = (line) => process.stdout.write(`${line}\n`);
 
 // ---------------------------------------------------------------------------------------------
 // Processes started here, stopped on every way out.
-const live = { workers: new Set(), dirs: new Set(), sim: null };
+const live = { workers: new Set(), fleets: new Set(), dirs: new Set(), sim: null };
 async function cleanup() {
   await Promise.allSettled([...live.workers].map((w) => w.stop()));
   live.workers.clear();
+  await Promise.allSettled([...live.fleets].map((f) => f.stop()));
+  live.fleets.clear();
   for (const dir of live.dirs) rmSync(dir, { recursive: true, force: true });
   live.dirs.clear();
   await live.sim?.close();
@@ -173,10 +209,9 @@ async function settle(worker, timeoutMs = 10_000) {
 
 /** Token requests the simulator saw for a client since its last reset, and how many failed. */
 function tokenCounts(clientId) {
-  const mine = live.sim.requests.filter((r) => r.body?.client_id === clientId);
   return {
     tokenRequests: live.sim.stats.byClient[clientId] ?? 0,
-    tokenErrors: mine.filter((r) => r.status !== 200).length,
+    tokenErrors: countRequests(requestsOf(live.sim, clientId)).failed,
   };
 }
 
@@ -350,35 +385,16 @@ async function lifetimesScenario() {
         runs[i].logins,
       );
       const { latencies, responseTimes, ...rest } = runs[i];
-      const requests = live.sim.requests.filter((r) => r.body?.client_id === CLIENT_IDS[variant]);
-      const issued = requests
-        .filter((r) => r.status === 200)
-        .map((r) => r.at)
-        .sort((a, b) => a - b);
+      const requests = requestsOf(live.sim, CLIENT_IDS[variant]);
       // Requests still in flight when autocannon stopped land just past the end: last window.
-      const perLifetime = Array.from({ length: Math.max(1, Math.round(crossed)) }, () => 0);
-      for (const r of requests) {
-        const k = Math.min(perLifetime.length - 1, Math.max(0, Math.floor((r.at - startedAt) / lifetimeMs)));
-        perLifetime[k]++;
-      }
-      let uncovered = 0;
+      const perLifetime = perWindow(requests, startedAt, lifetimeMs, Math.round(crossed));
       let slowest = [startedAt, -1];
       let slowestSteady = [startedAt, -1]; // after the first 10 s (the cold start)
       for (const [at, ms] of responseTimes) {
         if (ms > slowest[1]) slowest = [at, ms];
         if (at - ms - startedAt >= 10_000 && ms > slowestSteady[1]) slowestSteady = [at, ms];
-        let lo = 0;
-        let hi = issued.length - 1;
-        let last = -1;
-        while (lo <= hi) {
-          const mid = (lo + hi) >> 1;
-          if (issued[mid] <= at) {
-            last = mid;
-            lo = mid + 1;
-          } else hi = mid - 1;
-        }
-        if (last === -1 || at - issued[last] >= lifetimeMs) uncovered++;
       }
+      const uncovered = loginsWithoutLiveToken(responseTimes, requests, lifetimeMs);
       out[variant] = {
         ...rest,
         ...tokenCounts(CLIENT_IDS[variant]),
@@ -516,7 +532,8 @@ async function main() {
   const m = machine();
   say(`bench: ${m.cpuModel} × ${m.cores} cores, ${m.os}, Node ${m.node}, wrangler ${m.wrangler}`);
   say(
-    `variants: ${variants.join(", ")}${Q ? "  (QUICK: reduced sizes, results in bench/results/tmp/)" : ""}\n`,
+    `variants: ${FLEET_ONLY ? "(fleet only)" : variants.join(", ")}${FLEET ? `; fleet: ${SIZES.fleet.size} processes × ${fleetVariants.join(", ")}` : ""}` +
+      `${Q ? "  (QUICK: reduced sizes, results in bench/results/tmp/)" : ""}\n`,
   );
 
   const results = {
@@ -524,7 +541,7 @@ async function main() {
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
     quick: Q,
     machine: m,
-    config: SIZES,
+    config: { ...SIZES, fleet: FLEET ? SIZES.fleet : undefined },
     wasm: null,
     cpu: null,
     scenarios: {},
@@ -533,13 +550,16 @@ async function main() {
   // The wasm module and CPU per login first, while nothing else runs on the machine; both in
   // child processes, on the snapshot.
   let t = performance.now();
-  results.wasm = nodeJson("wasm.js", ["--runs", String(SIZES.wasmRuns), "--crate-wasm", CRATE_WASM]);
-  say(
-    `  wasm       ${results.wasm.path} ${formatNumber(results.wasm.rawBytes)} B raw, ${formatNumber(results.wasm.gzipBytes)} B gzip; ` +
-      `compile+instantiate ${formatNumber(results.wasm.compileInstantiateMs, 2)} ms (median of ${results.wasm.runs})` +
-      `  (${((performance.now() - t) / 1000).toFixed(1)} s)`,
-  );
-  if (!args["skip-cpu"]) {
+  if (!FLEET_ONLY)
+    results.wasm = nodeJson("wasm.js", ["--runs", String(SIZES.wasmRuns), "--crate-wasm", CRATE_WASM]);
+  if (results.wasm) {
+    say(
+      `  wasm       ${results.wasm.path} ${formatNumber(results.wasm.rawBytes)} B raw, ${formatNumber(results.wasm.gzipBytes)} B gzip; ` +
+        `compile+instantiate ${formatNumber(results.wasm.compileInstantiateMs, 2)} ms (median of ${results.wasm.runs})` +
+        `  (${((performance.now() - t) / 1000).toFixed(1)} s)`,
+    );
+  }
+  if (!args["skip-cpu"] && !FLEET_ONLY) {
     t = performance.now();
     results.cpu = nodeJson("cpu.js", [
       "--hits",
@@ -557,12 +577,16 @@ async function main() {
     );
   }
 
+  const clientIds = [
+    ...variants.map((v) => CLIENT_IDS[v]),
+    ...(FLEET ? fleetVariants.map((v) => FLEET_CLIENT_IDS[v]) : []),
+  ];
   live.sim = await startTenant({
-    clients: variants.map((v) => ({ clientId: CLIENT_IDS[v], clientSecret: CLIENT_SECRET })),
+    clients: clientIds.map((clientId) => ({ clientId, clientSecret: CLIENT_SECRET })),
   });
   await assertSignerAgrees(LOGIN_HANDLER_SECRET);
 
-  const wanted = args.scenarios.split(",").map((x) => x.trim());
+  const wanted = FLEET_ONLY ? [] : args.scenarios.split(",").map((x) => x.trim());
   if (wanted.includes("restart") && !wanted.includes("warm")) wanted.push("warm"); // restart reuses warm's KV
   const plan = [
     ["warm", warmScenario],
@@ -586,7 +610,7 @@ async function main() {
     out.ratios = scenarioRatios(out);
     results.scenarios[key] = out;
   }
-  if (args.lifetimes) {
+  if (args.lifetimes && !FLEET_ONLY) {
     say(
       `  lifetimes  ${SIZES.lifetimes.count} × ${SIZES.lifetimes.lifetimeSeconds} s token lifetimes, all variants at once (~${Math.ceil((SIZES.lifetimes.count * SIZES.lifetimes.lifetimeSeconds) / 60)} min)`,
     );
@@ -599,28 +623,55 @@ async function main() {
     scenario.ratios = scenarioRatios(scenario);
     results.scenarios.lifetimes = scenario;
   }
+  if (FLEET) {
+    const { size, lifetimes, misconfig } = SIZES.fleet;
+    say(
+      `  fleet      ${size} processes per variant, one variant at a time: ${fleetScenarios.join(", ")}` +
+        ` (lifetimes ${lifetimes.count} × ${lifetimes.lifetimeSeconds} s, misconfig ${misconfig.seconds} s)`,
+    );
+    results.fleet = await runFleet({
+      sim: live.sim,
+      sizes: SIZES.fleet,
+      variants: fleetVariants,
+      scenarios: fleetScenarios,
+      benchConfig: CONFIG,
+      say,
+      elapsed,
+      track: (fleet) => live.fleets.add(fleet),
+      untrack: (fleet) => live.fleets.delete(fleet),
+    });
+  }
   await cleanup();
 
   addNotes(results);
   results.durationSeconds = Math.round((performance.now() - started) / 1000);
   mkdirSync(OUT_DIR, { recursive: true });
-  const files = {
-    json: join(OUT_DIR, "latest.json"),
-    md: join(OUT_DIR, "latest.md"),
-    svg: join(OUT_DIR, "latest.svg"),
-  };
-  writeFileSync(files.json, `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(files.md, markdown(results));
-  writeFileSync(files.svg, await renderSvg(results));
-
-  say(`\n${consoleTable(results)}\n`);
+  const { fleet, ...single } = results;
+  const files = {};
+  if (!FLEET_ONLY) {
+    files.json = join(OUT_DIR, "latest.json");
+    files.md = join(OUT_DIR, "latest.md");
+    files.svg = join(OUT_DIR, "latest.svg");
+    writeFileSync(files.json, `${JSON.stringify(single, null, 2)}\n`);
+    writeFileSync(files.md, markdown(single));
+    writeFileSync(files.svg, await renderSvg(single));
+    say(`\n${consoleTable(single)}\n`);
+  }
+  if (fleet) {
+    const { scenarios, cpu, wasm, ...about } = single;
+    files.fleetJson = join(OUT_DIR, "fleet.json");
+    files.fleetMd = join(OUT_DIR, "fleet.md");
+    writeFileSync(files.fleetJson, `${JSON.stringify({ ...about, fleet }, null, 2)}\n`);
+    writeFileSync(files.fleetMd, fleetMarkdown(results));
+    say(`\n${fleetConsoleTable(fleet)}\n`);
+  }
   say(
     `wrote ${Object.values(files)
       .map((f) => relative(root, f))
       .join(", ")} in ${elapsed()}`,
   );
-  const failed = Object.values(results.scenarios).some((s) =>
-    Object.values(s.variants).some((v) => v.errorTotal > 0),
+  const failed = [...Object.values(results.scenarios), ...Object.values(results.fleet?.scenarios ?? {})].some(
+    (s) => Object.values(s.variants).some((v) => v.errorTotal > 0),
   );
   if (failed) {
     say("some logins failed (errors column): see the Worker output above or rerun with fewer variants");

@@ -72,7 +72,8 @@ export function summarize(latencies) {
  * @param {number} [options.duration] seconds
  * @param {number} [options.overallRate] logins per second over all connections
  * @param {number} [options.timeout] seconds per request (autocannon's default 10)
- * @returns {Promise<{ logins, ok, errors, latencies, responseTimes, durationMs, loginsPerSecond }>}
+ * @returns {Promise<{ logins, ok, errors, statusCodes, errorSamples, latencies, responseTimes, durationMs,
+ *   loginsPerSecond }>}
  *   durationMs: first request sent → last response received; loginsPerSecond: logins ÷ that
  *   errors: { http: non-2xx, failed: 2xx with the login denied or an Action error, socket, timeouts }
  */
@@ -97,6 +98,8 @@ export async function runLogins({
   };
   const errors = { http: 0, failed: 0, socket: 0, timeouts: 0 };
   const statusCodes = {};
+  /** The first few non-2xx answers: when, status, the start of the body. */
+  const errorSamples = [];
   const requests = signed.map((entry) => ({
     method: "POST",
     path: "/post-login",
@@ -113,6 +116,9 @@ export async function runLogins({
       statusCodes[status] = (statusCodes[status] ?? 0) + 1;
       if (status < 200 || status > 299) {
         errors.http++;
+        if (errorSamples.length < 5) {
+          errorSamples.push({ at: Date.now(), status, body: String(body ?? "").slice(0, 300) });
+        }
         return;
       }
       try {
@@ -154,6 +160,7 @@ export async function runLogins({
     errors,
     errorTotal: errors.http + errors.failed + errors.socket + errors.timeouts,
     statusCodes,
+    errorSamples,
     latencies,
     responseTimes,
     durationMs,

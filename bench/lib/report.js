@@ -88,7 +88,7 @@ function rowsOf(scenario) {
   return rows;
 }
 
-function textTable(header, rows, rightAlignFrom = 1) {
+export function textTable(header, rows, rightAlignFrom = 1) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const line = (cells) =>
     cells
@@ -156,7 +156,7 @@ function lifetimesText(scenario) {
   return lines.join("\n");
 }
 
-function mdTable(header, rows) {
+export function mdTable(header, rows) {
   const esc = (cell) => String(cell).replace(/\|/g, "\\|");
   return [
     `| ${header.map(esc).join(" | ")} |`,
