@@ -227,6 +227,29 @@ pub fn settings(mut settings: Settings) -> Settings {
 #[derive(Debug, Default)]
 pub struct Broker {
     state: TokenState,
+    /// Whether the stored failure streak was looked for (once per instance).
+    streak_read: core::cell::Cell<bool>,
+    /// Whether storage holds a failure streak (to delete after a success).
+    streak_stored: core::cell::Cell<bool>,
+}
+
+/// The storage key of the broker's failure streak. The streak is kept beside the token so that a
+/// broker evicted during a cool-down (nobody calls it until the cool-down ends) continues it: the
+/// next failure doubles the cool-down instead of starting again at its first step.
+pub const STREAK_KEY: &str = "broker-failure-streak";
+
+/// How long after its cool-down ended a stored streak is kept (a failure later than this starts
+/// a new streak).
+const STREAK_KEPT_MS: u64 = 10 * 60 * 1000;
+
+/// A cool-down as stored: the reply it gives, and what it takes to go on from it.
+#[derive(Serialize, Deserialize)]
+struct StoredStreak {
+    failures: u32,
+    until_ms: u64,
+    /// [`crate::token::fingerprint`] of the client secret: a streak never outlives a new secret.
+    secret: String,
+    reply: BrokerReply,
 }
 
 impl Broker {
@@ -247,6 +270,7 @@ impl Broker {
         };
         let provider = TokenProvider::new(host, &self.state, &secrets)
             .with_settings(settings(Settings::default()));
+        self.read_streak(host, &secrets);
         let wants_newer = |token: &ManagementToken| {
             request
                 .replacing
@@ -278,15 +302,81 @@ impl Broker {
                     host.log(
                         LogRecord::info("broker_served").field("source", acquired.source.as_str()),
                     );
+                    self.forget_streak(host);
                     BrokerReply::token(&acquired.token)
                 }
                 Err(error) => {
                     host.log(LogRecord::warn("broker_failed").field("error", error.kind()));
                     let now = host.now_ms();
                     let cooldown = self.state.cooling(&RequestKey::of(&secrets), now);
-                    BrokerReply::failed(&error, cooldown.as_ref(), now)
+                    let reply = BrokerReply::failed(&error, cooldown.as_ref(), now);
+                    if let Some(cooldown) = &cooldown {
+                        self.store_streak(host, &secrets, cooldown, &reply);
+                    }
+                    reply
                 }
             },
+        }
+    }
+
+    /// Takes up the failure streak a previous instance stored, once per instance.
+    fn read_streak<H: Host>(&self, host: &H, secrets: &Secrets) {
+        if self.streak_read.replace(true) {
+            return;
+        }
+        let Ok(Some(entry)) = host.cache_get(STREAK_KEY) else {
+            return;
+        };
+        self.streak_stored.set(true);
+        let Ok(stored) = serde_json::from_str::<StoredStreak>(&entry.value) else {
+            return;
+        };
+        let key = RequestKey::of(secrets);
+        if stored.secret != crate::token::fingerprint(secrets.client_secret())
+            || self.state.failures(&key) > 0
+        {
+            return;
+        }
+        let now = host.now_ms();
+        if let Asked::CoolingDown { error, class, .. } = from_reply(stored.reply, now) {
+            self.state.cool_down(Cooldown {
+                key,
+                until_ms: stored.until_ms,
+                failures: stored.failures,
+                class,
+                error,
+            });
+            host.log(
+                LogRecord::info("broker_streak_restored")
+                    .field("failures", stored.failures)
+                    .field("retry_in_ms", stored.until_ms.saturating_sub(now)),
+            );
+        }
+    }
+
+    fn store_streak<H: Host>(
+        &self,
+        host: &H,
+        secrets: &Secrets,
+        cooldown: &Cooldown,
+        reply: &BrokerReply,
+    ) {
+        let stored = StoredStreak {
+            failures: cooldown.failures,
+            until_ms: cooldown.until_ms,
+            secret: crate::token::fingerprint(secrets.client_secret()),
+            reply: reply.clone(),
+        };
+        let text = serde_json::to_string(&stored).unwrap_or_default();
+        let until = cooldown.until_ms.saturating_add(STREAK_KEPT_MS);
+        if host.cache_set(STREAK_KEY, &text, until).is_ok() {
+            self.streak_stored.set(true);
+        }
+    }
+
+    fn forget_streak<H: Host>(&self, host: &H) {
+        if self.streak_stored.replace(false) {
+            let _ = host.cache_delete(STREAK_KEY);
         }
     }
 

@@ -358,3 +358,43 @@ fn a_replacement_issued_in_the_same_second_as_the_refused_token_is_served_and_st
     );
     assert_ne!(refused, replacement);
 }
+
+/// A new broker instance over `old`'s storage (it was evicted), with its clock and the token
+/// endpoint's queued answers.
+fn recycled(old: &FakeBroker) -> Rc<FakeBroker> {
+    let host = FakeHost::new();
+    host.now.set(old.host.now.get());
+    *host.cache.borrow_mut() = old.host.cache.borrow().clone();
+    *host.token_answers.borrow_mut() = std::mem::take(&mut *old.host.token_answers.borrow_mut());
+    Rc::new(FakeBroker {
+        broker: Broker::new(),
+        host,
+    })
+}
+
+#[test]
+fn a_broker_evicted_during_a_cool_down_continues_the_failure_streak() {
+    // Nobody calls the broker while the fleet cools down, so the platform may evict it; the
+    // next failure must still double the cool-down (30 s, then 60 s), not start again at 30 s.
+    let isolate = Isolate {
+        host: FakeHost::new(),
+        state: TokenState::new(),
+    };
+    let mut broker = FakeBroker::new();
+    for _ in 0..4 {
+        broker.host.answer(401, UNAUTHORIZED);
+    }
+    let mut requests = 0;
+    for second in 0..100 {
+        isolate.host.now.set(NOW + second * 1000);
+        broker.host.now.set(NOW + second * 1000);
+        *isolate.host.broker.borrow_mut() = Some(broker.clone());
+        let _ = acquire(&isolate).expect_err("no token can be had");
+        // Evicted after every answer.
+        requests += broker.host.token_requests();
+        broker = recycled(&broker);
+    }
+    // Failed requests at 0 s and 30 s (then 60 s of cool-down) and 90 s: three, not four.
+    assert_eq!(requests, 3);
+    assert_eq!(isolate.host.token_requests(), 0);
+}
