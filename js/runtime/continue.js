@@ -98,7 +98,7 @@ export async function executeContinuePostLogin({
   return settleExecution(
     state,
     actions,
-    { log, budgetMs, now },
+    { log, budgetMs },
     async (running) => {
       let start = record.index + 1;
       if (record.kind !== "challenge") {

@@ -19,7 +19,7 @@
 //   POST /take              → 200 record (and it is deleted) | 404 none, taken or expired
 
 import { describeError } from "../log.js";
-import { saveContinuation, STATE_TTL_SECONDS } from "./suspend.js";
+import { STATE_TTL_SECONDS } from "./suspend.js";
 
 /** Longest wait for the state object's answer before falling back to KV. */
 export const STATE_OBJECT_TIMEOUT_MS = 2_000;
@@ -110,8 +110,10 @@ async function callObject(binding, key, path, body) {
 }
 
 /**
- * Stores a suspended login's `{ key, record }`: in its object when bound, else (or when the
- * object fails) in KV. Throws only when it could be stored nowhere.
+ * Stores a suspended login's `{ key, record }`, stamped with the state's lifetime by the
+ * handler's clock: in its object when bound, else (or when the object fails) in KV, whose own
+ * expiry is approximate (a take checks `expires_at` too). Throws only when it could be stored
+ * nowhere.
  */
 export async function storeState(env, continuation, now, log) {
   const stamped = {
@@ -132,7 +134,9 @@ export async function storeState(env, continuation, now, log) {
       });
     }
   }
-  await saveContinuation(env.ACTIONS_CACHE, continuation, now);
+  await env.ACTIONS_CACHE.put(continuation.key, JSON.stringify(stamped), {
+    expirationTtl: STATE_TTL_SECONDS,
+  });
   return "kv";
 }
 

@@ -61,7 +61,7 @@ function storedResult(result) {
  * denied. Returns the result to send (with `state` and, for a redirect, the URL carrying it) and
  * remembers the record to store (`takeContinuation`).
  */
-export function suspendExecution(state, actions, now = Date.now()) {
+export function suspendExecution(state, actions) {
   const { result } = state;
   const { kind, action } = state.suspended;
   if (kind === "redirect" && !canRedirect(state.input)) {
@@ -87,8 +87,6 @@ export function suspendExecution(state, actions, now = Date.now()) {
     input: state.input,
     result: storedResult(result),
     metadata: state.metadata.pendingChanges(),
-    created_at: now,
-    expires_at: now + STATE_TTL_SECONDS * 1000,
   };
   continuations.set(result, { key: stateKey(stateId), record });
   return result;
@@ -99,15 +97,6 @@ export function takeContinuation(result) {
   const continuation = continuations.get(result);
   continuations.delete(result);
   return continuation;
-}
-
-/**
- * Stores a continuation in KV with the state's lifetime, stamped with the handler's clock (KV's
- * own expiry is approximate: the handler also checks `expires_at`).
- */
-export async function saveContinuation(kv, { key, record }, now = Date.now()) {
-  const stamped = { ...record, created_at: now, expires_at: now + STATE_TTL_SECONDS * 1000 };
-  await kv.put(key, JSON.stringify(stamped), { expirationTtl: STATE_TTL_SECONDS });
 }
 
 /** A pending metadata batch restored from a record. */

@@ -105,13 +105,7 @@ export async function runActions(state, env, actions, from, waitUntil, running) 
  * no redirect), suspended when one redirected, prompted or challenged (until POST /continue-login),
  * else finished with the metadata batch applied once.
  */
-export async function settleExecution(
-  state,
-  actions,
-  { log, budgetMs, now = Date.now },
-  steps,
-  running = { action: null },
-) {
+export async function settleExecution(state, actions, { log, budgetMs }, steps, running = { action: null }) {
   const { result } = state;
   let timer;
   const budget = new Promise((resolve) => {
@@ -129,7 +123,7 @@ export async function settleExecution(
   } finally {
     clearTimeout(timer);
   }
-  if (state.suspended) return suspendExecution(state, actions, now());
+  if (state.suspended) return suspendExecution(state, actions);
   const metadata = state.metadata.apply();
   result.user.app_metadata = metadata.app_metadata;
   result.user.user_metadata = metadata.user_metadata;
