@@ -57,9 +57,8 @@ export function kvExpiration(latest, now) {
  */
 export async function encodeLayout(entries, keySpec, context) {
   const { text, latest } = layoutText(entries);
-  if (!hasKey(keySpec)) return { value: text, latest, kid: PLAIN };
-  const value = await seal(text, keySpec, context);
-  return { value, latest, kid: value.split(".")[2] };
+  const value = await sealStored(text, keySpec, context);
+  return { value, latest, kid: hasKey(keySpec) ? value.split(".")[2] : PLAIN };
 }
 
 /** As `encodeLayout`, but null when there is nothing to store (the KV key is deleted then). */
@@ -68,30 +67,47 @@ export async function encodeStored(entries, keySpec, context) {
 }
 
 /**
+ * The text stored at rest as it is to be written: sealed for `context` when a key is set, else
+ * as it is. Throws SealedError for an unusable key spec (never writes plain text then).
+ */
+export function sealStored(text, keySpec, context) {
+  return hasKey(keySpec) ? seal(text, keySpec, context) : Promise.resolve(text);
+}
+
+/**
+ * The text under a stored value, by the rules at rest (above): `{ text, kid }`, or
+ * `{ unreadable }` saying why (no secret in it). Throws SealedError("bad_key_spec") when the key
+ * spec itself is unusable.
+ * @param {string} stored
+ */
+export async function openStored(stored, keySpec, context) {
+  if (!hasKey(keySpec)) {
+    if (isSealed(stored)) return { unreadable: "a sealed value and no TOKEN_ENCRYPTION_KEY" };
+    return { text: stored, kid: PLAIN };
+  }
+  if (!isSealed(stored)) {
+    describeKeySpec(keySpec); // a bad spec is the cause to report, before the value's
+    return { unreadable: "a plain value while TOKEN_ENCRYPTION_KEY is set" };
+  }
+  try {
+    return { text: await open(stored, keySpec, context), kid: stored.split(".")[2] };
+  } catch (error) {
+    if (error instanceof SealedError && error.code !== "bad_key_spec") {
+      return { unreadable: `sealed value refused (${error.code})` };
+    }
+    throw error;
+  }
+}
+
+/**
  * Reads a stored value: `{ entries, kid }`, or `{ unreadable }` saying why (no secret in it).
  * Throws SealedError("bad_key_spec") when the key spec itself is unusable.
  * @param {string} text
  */
 export async function decodeStored(text, keySpec, context) {
-  let json = text;
-  let kid = PLAIN;
-  if (hasKey(keySpec)) {
-    if (!isSealed(text)) {
-      describeKeySpec(keySpec); // a bad spec is the cause to report, before the value's
-      return { unreadable: "a plain value while TOKEN_ENCRYPTION_KEY is set" };
-    }
-    try {
-      json = await open(text, keySpec, context);
-    } catch (error) {
-      if (error instanceof SealedError && error.code !== "bad_key_spec") {
-        return { unreadable: `sealed value refused (${error.code})` };
-      }
-      throw error;
-    }
-    kid = text.split(".")[2];
-  } else if (isSealed(text)) {
-    return { unreadable: "a sealed value and no TOKEN_ENCRYPTION_KEY" };
-  }
+  const opened = await openStored(text, keySpec, context);
+  if (opened.unreadable) return { unreadable: opened.unreadable };
+  const { text: json, kid } = opened;
   let stored;
   try {
     stored = JSON.parse(json);

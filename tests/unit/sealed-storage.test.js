@@ -48,7 +48,7 @@ describe("sealedStorage (the token broker's storage at rest)", () => {
     assert.equal(await sealedStorage(storage, SPEC_OLD, "token-broker:a", oldLog).get("records"), undefined);
     assert.deepEqual(
       logs.map((r) => [r.event, r.reason]),
-      [["storage_value_refused", "unknown_kid"]],
+      [["storage_value_refused", "sealed value refused (unknown_kid)"]],
     );
   });
 
@@ -61,8 +61,8 @@ describe("sealedStorage (the token broker's storage at rest)", () => {
     assert.deepEqual(
       logs.map((r) => [r.event, r.reason]),
       [
-        ["storage_value_refused", "refused"],
-        ["storage_value_refused", "refused"],
+        ["storage_value_refused", "sealed value refused (refused)"],
+        ["storage_value_refused", "sealed value refused (refused)"],
       ],
     );
   });
@@ -73,7 +73,7 @@ describe("sealedStorage (the token broker's storage at rest)", () => {
     const sealed = sealedStorage(storage, SPEC_OLD, "token-broker:a", log);
     assert.equal(await sealed.get("records"), undefined);
     assert.equal(logs[0].event, "storage_value_refused");
-    assert.match(logs[0].reason, /not sealed/);
+    assert.match(logs[0].reason, /a plain value while TOKEN_ENCRYPTION_KEY is set/);
     await sealed.put("records", RECORDS);
     assert.match(map.get("records"), /^sealed\.v1\.k1\./);
   });
@@ -86,7 +86,7 @@ describe("sealedStorage (the token broker's storage at rest)", () => {
     assert.equal(await plain.get("records"), RECORDS);
     await sealedStorage(storage, SPEC_OLD, "token-broker:a", log).put("records", RECORDS);
     assert.equal(await plain.get("records"), undefined);
-    assert.match(logs.at(-1).reason, /TOKEN_ENCRYPTION_KEY is not set/);
+    assert.match(logs.at(-1).reason, /a sealed value and no TOKEN_ENCRYPTION_KEY/);
   });
 
   test("an invalid key: logged once, every read and write rejects, nothing is stored, no key material logged", async () => {
