@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { createPostLoginApi, MetadataBatch, emptyResult } from "../../js/runtime/api.js";
 import { TriggerCache } from "../../js/runtime/cache.js";
-import { managementTenant, scrub, TenantDataError } from "../../js/runtime/tenant.js";
+import { managementTenant, managementTenantSource, scrub, TenantDataError } from "../../js/runtime/tenant.js";
 import { bindPostLoginActions } from "../../js/actions.js";
 import { createStack, leaks, restoreConsole } from "../support/inprocess.js";
 import { loginEvent } from "../support/events.js";
@@ -121,27 +121,30 @@ describe("managementTenant", () => {
   });
 });
 
-describe("managementTenant under the Rust binding's panic guard", () => {
+describe("managementTenantSource under the Rust binding's panic guard", () => {
   test(
     "a read in flight when the module panics is rejected, not left pending",
     { timeout: 5000 },
     async () => {
       const panics = { count: 0, message: null, listener: null };
       const finished = Promise.resolve();
-      let reinits = 0;
       const wasm = {
         panicState: () => panics,
         finishedLogin: () => finished,
-        scheduleReinit: () => reinits++,
+        scheduleReinit: () => {},
         onExecutePostLogin: () => finished,
         secretNames: () => [],
         configurationNames: () => [],
       };
       const [rust] = bindPostLoginActions(wasm);
-      // A client whose read never settles, as a call whose wasm instance trapped in a microtask.
-      const tenant = managementTenant(() => ({ getUserGroups: () => new Promise(() => {}) }), {
-        guard: rust.guard,
-      });
+      // A client whose read never settles, as a call whose wasm instance trapped in a microtask,
+      // through the handler's wiring (managementTenantSource hands the binding's guard over).
+      class PendingManagementApi {
+        getUserGroups() {
+          return new Promise(() => {});
+        }
+      }
+      const tenant = managementTenantSource(PendingManagementApi, rust)({}, new TriggerCache());
       const read = tenant.getUserGroups("auth0|u1");
       panics.listener("index out of bounds");
       await assert.rejects(read, (error) => {
