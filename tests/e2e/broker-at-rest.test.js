@@ -16,10 +16,7 @@ import {
   tempPersistDir,
   workerEnv,
 } from "../support/stack.js";
-
-const key = (fill) => Buffer.alloc(32, fill).toString("base64");
-const K1 = `k1:${key(1)}`;
-const ROTATED = `k2:${key(2)},${K1}`;
+import { SPEC_OLD, SPEC_ROTATED } from "../support/keys.js";
 
 /** Every byte the token broker's persisted storage holds (SQLite files, WAL included), as text. */
 function brokerBytes(persistTo) {
@@ -80,7 +77,9 @@ describe("the token broker's storage at rest", () => {
     const first = tempPersistDir();
     const second = tempPersistDir();
     try {
-      await loginOnce(sim, first, { TOKEN_ENCRYPTION_KEY: K1 }, (bytes) => bytes.includes("sealed.v1.k1."));
+      await loginOnce(sim, first, { TOKEN_ENCRYPTION_KEY: SPEC_OLD }, (bytes) =>
+        bytes.includes("sealed.v1.k1."),
+      );
       assert.equal(sim.stats.tokenRequests, 1);
       const [token] = sim.issuedTokens;
       const stored = brokerBytes(first);
@@ -93,7 +92,7 @@ describe("the token broker's storage at rest", () => {
       // A new process with only the broker's storage (an empty KV: the isolate must ask the
       // broker) and the key rotated: the broker opens its k1 record and serves that token.
       cpSync(join(first, "v3", "do"), join(second, "v3", "do"), { recursive: true });
-      const logs = await loginOnce(sim, second, { TOKEN_ENCRYPTION_KEY: ROTATED }, () => true);
+      const logs = await loginOnce(sim, second, { TOKEN_ENCRYPTION_KEY: SPEC_ROTATED }, () => true);
       assert.equal(sim.stats.tokenRequests, 1, "served from the broker's storage, not requested");
       assert.deepEqual(
         logs.filter((r) => r.event === "storage_value_refused"),

@@ -9,6 +9,7 @@ import { CacheWriterCore, STATE_KEY, KV_RETRY_MS } from "../../js/runtime/cache-
 import { KvTriggerCache, WRITER_PAUSE_MS } from "../../js/runtime/kv-store.js";
 import { isSealed, open } from "../../js/runtime/sealed.js";
 import { fakeKv } from "../support/fake-kv.js";
+import { K1, K2 } from "../support/keys.js";
 
 const START = 1_700_000_000_000;
 let t = START;
@@ -19,8 +20,6 @@ beforeEach(() => {
 
 const TRIGGER = "post-login";
 const KEY = "actions-cache/post-login";
-const K1 = Buffer.alloc(32, 1).toString("base64");
-const K2 = Buffer.alloc(32, 2).toString("base64");
 const TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtMm0tdG9rZW4ifQ.c2lnbmF0dXJl";
 
 function recorder() {

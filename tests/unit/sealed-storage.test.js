@@ -2,12 +2,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 
 import { sealedStorage } from "../../js/runtime/sealed-storage.js";
+import { K1, K2, SPEC_OLD, SPEC_ROTATED } from "../support/keys.js";
 
-const key = (fill) => Buffer.alloc(32, fill).toString("base64");
-const K1 = key(1);
-const K2 = key(2);
-const SPEC_OLD = `k1:${K1}`;
-const SPEC_ROTATED = `k2:${K2},k1:${K1}`;
 const TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtMm0ifQ.c2lnbmF0dXJl";
 const RECORDS = JSON.stringify({
   "mgmt-token": { value: JSON.stringify({ access_token: TOKEN }), expires_at: 1 },

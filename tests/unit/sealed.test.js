@@ -3,12 +3,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 
 import { describeKeySpec, isSealed, open, seal, SealedError } from "../../js/runtime/sealed.js";
+import { K1, K2, SPEC_OLD, SPEC_ROTATED, encryptionKey as key } from "../support/keys.js";
 
-const key = (fill) => Buffer.alloc(32, fill).toString("base64");
-const K1 = key(1);
-const K2 = key(2);
-const SPEC_OLD = `k1:${K1}`;
-const SPEC_ROTATED = `k2:${K2},k1:${K1}`;
 const TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtMm0ifQ.c2lnbmF0dXJl";
 
 /** Rejects with a SealedError of `code` whose message holds none of `secrets`. */
