@@ -2,7 +2,9 @@
 //! hosting a [`Broker`]. It only binds: the request body goes to [`Broker::serve_json`] over a
 //! host whose trigger cache is the object's storage, and what the broker stored is written back
 //! to storage after each answer, so a recycled object serves the token it had instead of
-//! requesting a new one.
+//! requesting a new one. The Worker exports it through `js/broker-object.js`, which constructs
+//! it with `{ storage }`: the object's storage, sealed with `TOKEN_ENCRYPTION_KEY` when that is
+//! set (only `storage` of the state is read here).
 //!
 //! Declared with wasm-bindgen over `worker-sys`'s Durable Object externs, as workers-rs's
 //! `#[durable_object]` expands to (a class with `constructor(state, env)` and `fetch`); the macro
